@@ -1,0 +1,154 @@
+package store
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/fhirbill/fhirbill/fhir/search"
+)
+
+// doc is a stored document, current or historical.
+//
+// Current version, in the collection named after the resource type:
+//
+//	{_id: id, v, ts, del, b: gzip(body), s: {<code>: {k, x, r: [{lo, hi}]}}}
+//
+// History, in "<Type>_history", one document per version:
+//
+//	{_id: "<id>/<v>", id, v, ts, del, b, s, j}
+//
+// A deleted version has del true and neither b nor s. The history keeps s
+// so that a version whose writer stopped between its two steps can be
+// rolled forward into the current document (see [Store.Put]); j names the
+// journal of the group that wrote it, if any (see [Store.PutAll]).
+type doc struct {
+	Key string       `bson:"_id"`
+	ID  string       `bson:"id,omitempty"`
+	V   int64        `bson:"v"`
+	TS  time.Time    `bson:"ts"`
+	Del bool         `bson:"del"`
+	B   []byte       `bson:"b,omitempty"`
+	S   search.Index `bson:"s,omitempty"`
+	J   string       `bson:"j,omitempty"`
+}
+
+// historySuffix names the history collection of a type.
+const historySuffix = "_history"
+
+// historyKey is the _id of one version in the history collection.
+func historyKey(id string, v int64) string {
+	return id + "/" + strconv.FormatInt(v, 10)
+}
+
+// newDoc builds the current document of a record.
+func newDoc(r *Record) (*doc, error) {
+	d := &doc{Key: r.ID, V: r.Version, TS: r.Updated.UTC(), Del: r.Deleted}
+	if r.Deleted {
+		return d, nil
+	}
+	b, err := compress(r.Body)
+	if err != nil {
+		return nil, err
+	}
+	d.B = b
+	if len(r.Index) > 0 {
+		d.S = r.Index
+	}
+	return d, nil
+}
+
+// history returns the history document of a current document.
+func (d *doc) history(journal string) *doc {
+	h := *d
+	h.Key, h.ID, h.J = historyKey(d.Key, d.V), d.Key, journal
+	return &h
+}
+
+// current returns the current document of a history document.
+func (d *doc) current() *doc {
+	c := *d
+	c.Key, c.ID, c.J = d.ID, "", ""
+	return &c
+}
+
+// record decodes a document of resource type typ.
+func (d *doc) record(typ string) (*Record, error) {
+	id := d.Key
+	if d.ID != "" {
+		id = d.ID
+	}
+	r := &Record{Type: typ, ID: id, Version: d.V, Updated: d.TS.UTC(), Deleted: d.Del}
+	if d.Del {
+		return r, nil
+	}
+	b, err := decompress(d.B)
+	if err != nil {
+		return nil, fmt.Errorf("decode %s/%s version %d: %w", typ, id, d.V, err)
+	}
+	r.Body = b
+	return r, nil
+}
+
+var (
+	gzipWriters sync.Pool // *gzip.Writer
+	gzipReaders sync.Pool // *gzip.Reader
+)
+
+// compress gzips a body.
+func compress(body []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.Grow(len(body)/4 + 64)
+
+	zw, _ := gzipWriters.Get().(*gzip.Writer)
+	if zw == nil {
+		zw, _ = gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	} else {
+		zw.Reset(&buf)
+	}
+	defer gzipWriters.Put(zw)
+
+	if _, err := zw.Write(body); err != nil {
+		return nil, fmt.Errorf("compress body: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return nil, fmt.Errorf("compress body: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// maxBody bounds the buffer decompress allocates from the gzip trailer.
+const maxBody = 64 << 20
+
+// decompress gunzips a body, sized from the gzip trailer.
+func decompress(b []byte) ([]byte, error) {
+	if len(b) < 18 {
+		return nil, errors.New("body too short")
+	}
+	size := int(binary.LittleEndian.Uint32(b[len(b)-4:]))
+
+	zr, _ := gzipReaders.Get().(*gzip.Reader)
+	var err error
+	if zr == nil {
+		zr, err = gzip.NewReader(bytes.NewReader(b))
+	} else {
+		err = zr.Reset(bytes.NewReader(b))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("decompress body: %w", err)
+	}
+	defer gzipReaders.Put(zr)
+
+	var buf bytes.Buffer
+	buf.Grow(min(size, maxBody) + bytes.MinRead)
+	if _, err := buf.ReadFrom(zr); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("decompress body: %w", err)
+	}
+	return buf.Bytes(), nil
+}
