@@ -1,0 +1,186 @@
+package rest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/fhirbill/fhirbill/fhir/resource"
+	"github.com/fhirbill/fhirbill/fhir/store"
+)
+
+// contentType is what every FHIR response carries
+// (https://hl7.org/fhir/R4/http.html#mime-type).
+const contentType = "application/fhir+json; charset=utf-8"
+
+// jsonTypes are the media types accepted for FHIR JSON.
+var jsonTypes = map[string]bool{"application/fhir+json": true, "application/json": true, "application/json+fhir": true}
+
+// xmlTypes are recognised and refused with 406: fhirbill speaks JSON only.
+var xmlTypes = map[string]bool{"application/fhir+xml": true, "application/xml": true, "text/xml": true, "application/xml+fhir": true}
+
+// negotiate refuses, before any work, a request that wants a format other
+// than JSON: _format first, then Accept. _format=json also passes.
+func (s *Server) negotiate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if f := c.QueryParam("_format"); f != "" {
+			mt, _, _ := mime.ParseMediaType(f)
+			if mt != "json" && !jsonTypes[mt] {
+				return resource.Errorf(http.StatusNotAcceptable, resource.IssueNotSupported, "_format",
+					"only JSON is supported (_format=json or application/fhir+json)")
+			}
+			return next(c)
+		}
+		if accept := c.Request().Header.Get(echo.HeaderAccept); accept != "" && !acceptsJSON(accept) {
+			return resource.Errorf(http.StatusNotAcceptable, resource.IssueNotSupported, "",
+				"only application/fhir+json is supported")
+		}
+		return next(c)
+	}
+}
+
+// acceptsJSON reports whether an Accept header admits JSON: anything but a
+// list made only of XML or other non-JSON types.
+func acceptsJSON(accept string) bool {
+	for _, part := range strings.Split(accept, ",") {
+		mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		if jsonTypes[mt] || mt == "*/*" || mt == "application/*" {
+			return true
+		}
+		if !xmlTypes[mt] && mt != "text/html" && mt != "text/plain" {
+			// An unknown type next to nothing else: be lenient only for
+			// JSON-like types.
+			if strings.HasSuffix(mt, "+json") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// readBody reads a resource body: the Content-Type must be FHIR JSON (415
+// otherwise) and the size at most the configured limit (413).
+func (s *Server) readBody(c echo.Context) ([]byte, error) {
+	ct := c.Request().Header.Get(echo.HeaderContentType)
+	mt, _, err := mime.ParseMediaType(ct)
+	if ct == "" || err != nil || !jsonTypes[mt] {
+		return nil, resource.Errorf(http.StatusUnsupportedMediaType, resource.IssueNotSupported, "",
+			"Content-Type must be application/fhir+json")
+	}
+	return s.readLimited(c.Request().Body)
+}
+
+// readLimited reads at most maxBody bytes; more is a 413.
+func (s *Server) readLimited(r io.Reader) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, s.maxBody+1))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, tooLarge(s.maxBody)
+		}
+		return nil, resource.Errorf(http.StatusBadRequest, resource.IssueStructure, "", "could not read the request body")
+	}
+	if int64(len(b)) > s.maxBody {
+		return nil, tooLarge(s.maxBody)
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil, resource.Errorf(http.StatusBadRequest, resource.IssueRequired, "", "the request body is empty")
+	}
+	return b, nil
+}
+
+func tooLarge(limit int64) error {
+	return resource.Errorf(http.StatusRequestEntityTooLarge, resource.IssueTooLong, "",
+		"the body is larger than the limit of %d bytes", limit)
+}
+
+// pretty reports whether the client asked for indented output (_pretty=true).
+func pretty(c echo.Context) bool { return c.QueryParam("_pretty") == "true" }
+
+// writeJSON writes a FHIR JSON body, indented under _pretty=true.
+func writeJSON(c echo.Context, status int, body []byte) error {
+	if pretty(c) {
+		var buf bytes.Buffer
+		if err := json.Indent(&buf, body, "", "  "); err == nil {
+			body = buf.Bytes()
+		}
+	}
+	if c.Request().Method == http.MethodHead {
+		c.Response().Header().Set(echo.HeaderContentType, contentType)
+		return c.NoContent(status)
+	}
+	return c.Blob(status, contentType, body)
+}
+
+// versionHeaders sets ETag and Last-Modified for a record
+// (https://hl7.org/fhir/R4/http.html#versioning).
+func versionHeaders(h http.Header, rec *store.Record) {
+	h.Set("ETag", etag(rec.Version))
+	h.Set("Last-Modified", rec.Updated.UTC().Format(http.TimeFormat))
+}
+
+func etag(v int64) string { return `W/"` + strconv.FormatInt(v, 10) + `"` }
+
+// parseETag reads a version from an ETag value: W/"3", "3" or 3.
+func parseETag(s string) (int64, bool) {
+	s = strings.TrimSpace(s)
+	s = strings.TrimPrefix(s, "W/")
+	s = strings.Trim(s, `"`)
+	v, err := strconv.ParseInt(s, 10, 64)
+	return v, err == nil && v > 0
+}
+
+// preferReturn reads Prefer: return=... (minimal, representation,
+// OperationOutcome); representation by default.
+func preferReturn(h http.Header) string {
+	for _, p := range strings.Split(h.Get("Prefer"), ";") {
+		for _, q := range strings.Split(p, ",") {
+			k, v, ok := strings.Cut(strings.TrimSpace(q), "=")
+			if ok && strings.EqualFold(k, "return") {
+				return strings.Trim(v, `"`)
+			}
+		}
+	}
+	return "representation"
+}
+
+// preferStrict reads Prefer: handling=strict.
+func preferStrict(h http.Header) bool {
+	return strings.Contains(strings.ReplaceAll(h.Get("Prefer"), " ", ""), "handling=strict")
+}
+
+// logRequests logs one line per request: ids, the route pattern (never the
+// URL, whose query may hold names and birth dates), status and latency.
+func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		status := c.Response().Status
+		level := slog.LevelInfo
+		if c.Path() == "/healthz" || c.Path() == "/readyz" {
+			level = slog.LevelDebug
+		}
+		s.logger.Log(c.Request().Context(), level, "request",
+			"request_id", c.Response().Header().Get(echo.HeaderXRequestID),
+			"method", c.Request().Method,
+			"route", c.Path(),
+			"status", status,
+			"latency_ms", time.Since(start).Milliseconds())
+		return nil
+	}
+}

@@ -1,0 +1,68 @@
+package rest
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/fhirbill/fhirbill/fhir/store"
+)
+
+// handleCreate serves POST [base]/[type]: create with a server-assigned id,
+// or a conditional create under If-None-Exist
+// (https://hl7.org/fhir/R4/http.html#create, #ccreate). POST [base]/$op
+// reaches the system operations.
+func (s *Server) handleCreate(c echo.Context) error {
+	typ := c.Param("type")
+	if strings.HasPrefix(typ, "$") {
+		return s.operation(c, "", "", typ)
+	}
+	if err := checkType(typ); err != nil {
+		return err
+	}
+	body, err := s.readBody(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	p, err := s.planCreate(ctx, typ, body, c.Request().Header.Get("If-None-Exist"))
+	if err != nil {
+		return err
+	}
+	if p, err = s.commit(ctx, p); err != nil {
+		return err
+	}
+	return s.respond(c, p)
+}
+
+// planCreate plans a create. With ifNoneExist, one match answers 200 with
+// it and stores nothing; several are a 412.
+func (s *Server) planCreate(ctx context.Context, typ string, body []byte, ifNoneExist string) (*plan, error) {
+	if ifNoneExist != "" {
+		matches, err := s.matchOne(ctx, typ, strings.TrimPrefix(ifNoneExist, typ+"?"), "If-None-Exist")
+		if err != nil {
+			return nil, err
+		}
+		switch len(matches) {
+		case 0:
+		case 1:
+			return &plan{status: http.StatusOK, rec: matches[0]}, nil
+		default:
+			return nil, preconditionFailed("If-None-Exist matches more than one resource")
+		}
+	}
+	return s.planNew(typ, newID(), body)
+}
+
+// planNew plans version 1 of a resource with the given id.
+func (s *Server) planNew(typ, id string, body []byte) (*plan, error) {
+	rec, _, err := s.buildRecord(typ, id, body, 1, s.clock())
+	if err != nil {
+		return nil, err
+	}
+	p := &plan{write: &store.Write{Record: rec}, status: http.StatusCreated, rec: rec}
+	p.retry = func(context.Context) (*plan, error) { return s.planNew(typ, newID(), body) }
+	return p, nil
+}

@@ -1,0 +1,109 @@
+package rest
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/fhirbill/fhirbill/fhir/resource"
+)
+
+// Operation is an extended operation (https://hl7.org/fhir/R4/operations.html)
+// that another package registers, such as billing's $bill.
+type Operation struct {
+	// Name is the operation's name without the "$".
+	Name string
+	// Definition is the canonical URL of its OperationDefinition.
+	Definition string
+	// Types lists the resource types it is invoked on; empty for a system
+	// operation.
+	Types []string
+	// Instance and Type say at which levels it is invoked on those types.
+	Instance, Type bool
+	// Handle runs it.
+	Handle func(ctx context.Context, req *OperationRequest) (*OperationResponse, error)
+}
+
+// OperationRequest is one invocation.
+type OperationRequest struct {
+	Type, ID string     // ID empty at type or system level
+	Method   string     // GET or POST
+	Query    url.Values // the URL's parameters
+	Body     []byte     // a Parameters resource or a resource, for POST
+}
+
+// OperationResponse is the answer: Body is FHIR JSON.
+type OperationResponse struct {
+	Status int
+	Body   []byte
+}
+
+// RegisterOperation adds an operation. It panics on a duplicate name, a
+// programming error found at start-up.
+func (s *Server) RegisterOperation(op *Operation) {
+	if _, dup := s.ops[op.Name]; dup {
+		panic("rest: operation $" + op.Name + " registered twice")
+	}
+	s.ops[op.Name] = op
+}
+
+// handleTypeOperation serves [base]/[type]/$op; any other POST to
+// [base]/[type]/[id] is not a FHIR interaction.
+func (s *Server) handleTypeOperation(c echo.Context) error {
+	if !strings.HasPrefix(c.Param("id"), "$") {
+		return echo.ErrMethodNotAllowed
+	}
+	return s.operation(c, c.Param("type"), "", c.Param("id"))
+}
+
+// handleInstanceOperation serves [base]/[type]/[id]/$op.
+func (s *Server) handleInstanceOperation(c echo.Context) error {
+	if !strings.HasPrefix(c.Param("op"), "$") {
+		return echo.ErrNotFound
+	}
+	if err := checkID(c.Param("id")); err != nil {
+		return err
+	}
+	return s.operation(c, c.Param("type"), c.Param("id"), c.Param("op"))
+}
+
+func (s *Server) operation(c echo.Context, typ, id, name string) error {
+	op, ok := s.ops[strings.TrimPrefix(name, "$")]
+	if !ok || !op.invokable(typ, id) {
+		return resource.Errorf(http.StatusNotFound, resource.IssueNotSupported, "",
+			"operation %s is not supported here", truncate(name, 40))
+	}
+	if typ != "" {
+		if err := checkType(typ); err != nil {
+			return err
+		}
+	}
+	req := &OperationRequest{Type: typ, ID: id, Method: c.Request().Method, Query: c.QueryParams()}
+	if req.Method == http.MethodPost {
+		body, err := s.readBody(c)
+		if err != nil {
+			return err
+		}
+		req.Body = body
+	}
+	resp, err := op.Handle(c.Request().Context(), req)
+	if err != nil {
+		return err
+	}
+	return writeJSON(c, resp.Status, resp.Body)
+}
+
+func (op *Operation) invokable(typ, id string) bool {
+	if typ == "" {
+		return len(op.Types) == 0
+	}
+	for _, t := range op.Types {
+		if t == typ {
+			return (id == "" && op.Type) || (id != "" && op.Instance)
+		}
+	}
+	return false
+}

@@ -1,0 +1,64 @@
+package rest
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+)
+
+// routes registers every endpoint in one place. prefix is the path of the
+// base URL ("/fhir"), "" for the root.
+func (s *Server) routes(prefix string) *echo.Echo {
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.Debug = false
+	e.HTTPErrorHandler = s.handleError
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, DisablePrintStack: true}))
+	e.Use(middleware.RequestID())
+	e.Use(s.logRequests)
+
+	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
+	e.GET("/readyz", s.handleReady)
+
+	g := e.Group(prefix, s.negotiate)
+	g.GET("/metadata", s.handleCapabilities)
+	g.POST("", s.handleBundle)
+	g.POST("/", s.handleBundle)
+	g.GET("/:type", s.handleSearch)
+	g.POST("/:type", s.handleCreate)
+	g.PUT("/:type", s.handleConditionalUpdate)
+	g.DELETE("/:type", s.handleConditionalDelete)
+	g.POST("/:type/_search", s.handleSearchPost)
+	g.GET("/:type/_history", s.handleTypeHistory)
+	g.GET("/:type/:id", s.handleRead)
+	g.POST("/:type/:id", s.handleTypeOperation)
+	g.PUT("/:type/:id", s.handleUpdate)
+	g.DELETE("/:type/:id", s.handleDelete)
+	g.GET("/:type/:id/_history", s.handleInstanceHistory)
+	g.GET("/:type/:id/_history/:vid", s.handleVRead)
+	g.PATCH("/:type", notAllowed)
+	g.PATCH("/:type/:id", notAllowed)
+	g.GET("/:type/:id/:op", s.handleInstanceOperation)
+	g.POST("/:type/:id/:op", s.handleInstanceOperation)
+	return e
+}
+
+func (s *Server) handleReady(c echo.Context) error {
+	if err := s.store.Ping(c.Request().Context()); err != nil {
+		s.logger.WarnContext(c.Request().Context(), "store not reachable", "err", err)
+		return c.String(http.StatusServiceUnavailable, "store not reachable\n")
+	}
+	return c.String(http.StatusOK, "ok\n")
+}
+
+// notAllowed answers 405: PATCH is not supported (yet); see the README.
+func notAllowed(c echo.Context) error {
+	if c.Param("id") != "" {
+		c.Response().Header().Set("Allow", "GET, PUT, DELETE")
+	} else {
+		c.Response().Header().Set("Allow", "GET, POST, PUT, DELETE")
+	}
+	return echo.ErrMethodNotAllowed
+}

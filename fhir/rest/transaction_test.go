@@ -1,0 +1,116 @@
+package rest_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/fhirbill/fhirbill/fhir/rest/resttest"
+)
+
+// visitBundle is a transaction of an Encounter, its Patient and a
+// Condition, linked by urn:uuid references. bad replaces the Condition's
+// clinicalStatus system with an invalid value when true.
+func visitBundle(typ string, badCondition bool) []byte {
+	onset := "2024-03-01"
+	if badCondition {
+		onset = "2024-02-30" // no such day: jsonformat refuses it
+	}
+	return []byte(`{"resourceType":"Bundle","type":"` + typ + `","entry":[
+ {"fullUrl":"urn:uuid:1d0a4c1e-0000-4000-8000-000000000001",
+  "resource":{"resourceType":"Patient","name":[{"family":"Rivera"}]},
+  "request":{"method":"POST","url":"Patient"}},
+ {"fullUrl":"urn:uuid:1d0a4c1e-0000-4000-8000-000000000002",
+  "resource":{"resourceType":"Encounter","status":"finished","class":{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"AMB"},
+   "subject":{"reference":"urn:uuid:1d0a4c1e-0000-4000-8000-000000000001"},"period":{"start":"2024-03-01T09:00:00Z","end":"2024-03-01T09:30:00Z"}},
+  "request":{"method":"POST","url":"Encounter"}},
+ {"fullUrl":"urn:uuid:1d0a4c1e-0000-4000-8000-000000000003",
+  "resource":{"resourceType":"Condition","subject":{"reference":"urn:uuid:1d0a4c1e-0000-4000-8000-000000000001"},
+   "encounter":{"reference":"urn:uuid:1d0a4c1e-0000-4000-8000-000000000002"},"onsetDateTime":"` + onset + `",
+   "code":{"coding":[{"system":"http://hl7.org/fhir/sid/icd-10-cm","code":"J06.9"}]}},
+  "request":{"method":"POST","url":"Condition"}}]}`)
+}
+
+func count(t *testing.T, s *resttest.Server, typ string) json.Number {
+	t.Helper()
+	got := s.Do(http.MethodGet, "/"+typ+"?_summary=count", nil)
+	if got.Status != http.StatusOK {
+		t.Fatalf("count %s: got %d: %s", typ, got.Status, got.Body)
+	}
+	return got.JSON()["total"].(json.Number)
+}
+
+func TestTransaction_InvalidEntryStoresNothing(t *testing.T) {
+	s := resttest.New(t)
+	got := s.Do(http.MethodPost, "", visitBundle("transaction", true))
+	if got.Status != http.StatusBadRequest {
+		t.Fatalf("got %d, want 400: %s", got.Status, got.Body)
+	}
+	if !strings.Contains(string(got.Body), "Bundle.entry[2]") {
+		t.Errorf("the OperationOutcome does not name entry 2: %s", got.Body)
+	}
+	for _, typ := range []string{"Patient", "Encounter", "Condition"} {
+		if n := count(t, s, typ); n != "0" {
+			t.Errorf("%s stored after a failed transaction: got %s, want 0", typ, n)
+		}
+		if h := s.Do(http.MethodGet, "/"+typ+"/_history", nil).JSON(); h["total"] != json.Number("0") {
+			t.Errorf("%s history after a failed transaction: got %v, want 0", typ, h["total"])
+		}
+	}
+}
+
+func TestTransaction_ResolvesReferences(t *testing.T) {
+	s := resttest.New(t)
+	got := s.Do(http.MethodPost, "", visitBundle("transaction", false))
+	if got.Status != http.StatusOK {
+		t.Fatalf("got %d, want 200: %s", got.Status, got.Body)
+	}
+	b := got.JSON()
+	if b["type"] != "transaction-response" {
+		t.Fatalf("type: got %v, want transaction-response", b["type"])
+	}
+	var locs []string
+	for _, e := range b["entry"].([]any) {
+		r := e.(map[string]any)["response"].(map[string]any)
+		if r["status"] != "201 Created" {
+			t.Errorf("entry status: got %v, want 201 Created", r["status"])
+		}
+		locs = append(locs, r["location"].(string))
+	}
+	// Locations are [base]/Type/id/_history/1; references are Type/id.
+	ref := func(loc string) string {
+		parts := strings.Split(strings.TrimPrefix(loc, s.Base+"/"), "/")
+		return parts[0] + "/" + parts[1]
+	}
+	patient, encounter := ref(locs[0]), ref(locs[1])
+	cond := s.Do(http.MethodGet, "/"+ref(locs[2]), nil).JSON()
+	if got := cond["subject"].(map[string]any)["reference"]; got != patient {
+		t.Errorf("Condition.subject: got %v, want %s", got, patient)
+	}
+	if got := cond["encounter"].(map[string]any)["reference"]; got != encounter {
+		t.Errorf("Condition.encounter: got %v, want %s", got, encounter)
+	}
+	// The search index saw the resolved reference too.
+	if n := s.Do(http.MethodGet, "/Condition?encounter="+encounter, nil).JSON()["total"]; n != json.Number("1") {
+		t.Errorf("Condition?encounter=%s: got total %v, want 1", encounter, n)
+	}
+}
+
+func TestBatch_EntriesIndependent(t *testing.T) {
+	s := resttest.New(t)
+	got := s.Do(http.MethodPost, "", visitBundle("batch", true))
+	if got.Status != http.StatusOK {
+		t.Fatalf("got %d, want 200: %s", got.Status, got.Body)
+	}
+	var statuses []string
+	for _, e := range got.JSON()["entry"].([]any) {
+		statuses = append(statuses, e.(map[string]any)["response"].(map[string]any)["status"].(string))
+	}
+	if want := "201 Created,201 Created,400 Bad Request"; strings.Join(statuses, ",") != want {
+		t.Errorf("batch statuses: got %v, want %s", statuses, want)
+	}
+	if n := count(t, s, "Condition"); n != "0" {
+		t.Errorf("Condition count: got %s, want 0", n)
+	}
+}

@@ -1,0 +1,178 @@
+package rest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/fhirbill/fhirbill/fhir/resource"
+	"github.com/fhirbill/fhirbill/fhir/search"
+	"github.com/fhirbill/fhirbill/fhir/store"
+)
+
+// A write is planned first (read the current version, check preconditions,
+// validate, build the record), then committed with store.Put, or with
+// store.PutAll for every entry of a transaction at once.
+
+// plan is a planned write and the answer to give once it is stored.
+type plan struct {
+	write  *store.Write // nil: nothing to store (a match of a conditional create, a no-op update)
+	status int          // 200, 201, 204
+	rec    *store.Record
+	// ifMatch is set when the client named the version it replaces: a
+	// conflict is then a 412, and never retried.
+	ifMatch bool
+	// retry rebuilds the plan after a conflict (nil: not retryable).
+	retry func(ctx context.Context) (*plan, error)
+}
+
+// location is the versioned URL of the record, for the Location header.
+func (s *Server) location(rec *store.Record) string {
+	return fmt.Sprintf("%s/%s/%s/_history/%d", s.base, rec.Type, rec.ID, rec.Version)
+}
+
+// checkType refuses a resource type google/fhir/go does not know.
+func checkType(typ string) error {
+	if !resource.Known(typ) {
+		return resource.Errorf(http.StatusNotFound, resource.IssueNotSupported, "",
+			"unknown resource type %q", truncate(typ, 64))
+	}
+	return nil
+}
+
+// checkID refuses an id that is not a FHIR id.
+func checkID(id string) error {
+	if !resource.ValidID(id) {
+		return badRequest("", "%q is not a valid id (1-64 of A-Z a-z 0-9 - .)", truncate(id, 64))
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}
+
+// buildRecord validates body as a resource of type typ and returns the
+// record of version version, with id and meta set by the server.
+func (s *Server) buildRecord(typ, id string, body []byte, version int64, now time.Time) (*store.Record, *resource.Resource, error) {
+	r, err := resource.Parse(body)
+	if err != nil {
+		return nil, nil, err
+	}
+	if r.Type() != typ {
+		return nil, nil, badRequest("resourceType", "the body holds a %s; this endpoint takes a %s", r.Type(), typ)
+	}
+	r.SetID(id)
+	r.Stamp(version, now)
+	b, err := r.Marshal()
+	if err != nil {
+		return nil, nil, err
+	}
+	idx, err := s.reg.Extract(typ, b, s.base)
+	if err != nil {
+		return nil, nil, fmt.Errorf("index %s/%s: %w", typ, id, err)
+	}
+	return &store.Record{Type: typ, ID: id, Version: version, Updated: now, Body: b, Index: idx}, r, nil
+}
+
+// unchanged reports whether r, stamped as cur, prints exactly as cur: an
+// update that would store the same content again.
+func unchanged(r *resource.Resource, cur *store.Record) bool {
+	if cur == nil || cur.Deleted {
+		return false
+	}
+	r.Stamp(cur.Version, cur.Updated)
+	b, err := r.Marshal()
+	return err == nil && bytes.Equal(b, cur.Body)
+}
+
+// commit stores a planned write. A conflict is retried a few times when
+// the client did not name a version; with If-Match it is a 412.
+func (s *Server) commit(ctx context.Context, p *plan) (*plan, error) {
+	for attempt := 0; ; attempt++ {
+		if p.write == nil {
+			return p, nil
+		}
+		err := s.store.Put(ctx, *p.write)
+		if err == nil {
+			return p, nil
+		}
+		if !errors.Is(err, resource.ErrConflict) {
+			return nil, err
+		}
+		if p.ifMatch {
+			return nil, preconditionFailed("the version in If-Match is no longer the current one")
+		}
+		if p.retry == nil || attempt == 4 {
+			return nil, err
+		}
+		if p, err = p.retry(ctx); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// respond writes the answer to a committed write, following Prefer
+// (https://hl7.org/fhir/R4/http.html#ops).
+func (s *Server) respond(c echo.Context, p *plan) error {
+	h := c.Response().Header()
+	if p.rec != nil {
+		versionHeaders(h, p.rec)
+		if p.status == http.StatusCreated {
+			h.Set(echo.HeaderLocation, s.location(p.rec))
+		}
+	}
+	if p.rec == nil || p.rec.Deleted || p.status == http.StatusNoContent {
+		return c.NoContent(p.status)
+	}
+	switch preferReturn(c.Request().Header) {
+	case "minimal":
+		return c.NoContent(p.status)
+	case "OperationOutcome":
+		return writeJSON(c, p.status, resource.Outcome(resource.Issue{
+			Severity: resource.SeverityInformation, Code: resource.IssueInformational,
+			Diagnostics: fmt.Sprintf("%s/%s stored as version %d", p.rec.Type, p.rec.ID, p.rec.Version),
+		}))
+	}
+	return writeJSON(c, p.status, p.rec.Body)
+}
+
+// matchOne runs the search of a conditional interaction. The query is
+// always handled strictly: an ignored parameter would widen the match.
+func (s *Server) matchOne(ctx context.Context, typ, query string, header string) ([]*store.Record, error) {
+	vals, err := url.ParseQuery(query)
+	if err != nil {
+		return nil, badRequest("", "%s is not a valid query string", header)
+	}
+	if len(vals) == 0 {
+		return nil, badRequest("", "%s needs at least one search parameter", header)
+	}
+	q, err := s.reg.Parse(typ, vals, search.ParseOptions{Base: s.base, Strict: true})
+	if err != nil {
+		return nil, err
+	}
+	q.Offset, q.Count = 0, 2
+	recs, _, err := s.store.Search(ctx, q)
+	return recs, err
+}
+
+// withoutFormat drops the result parameters _format and _pretty from a
+// conditional query: they shape the answer, not the match.
+func withoutFormat(query string) string {
+	vals, err := url.ParseQuery(query)
+	if err != nil {
+		return query // matchOne reports it
+	}
+	vals.Del("_format")
+	vals.Del("_pretty")
+	return vals.Encode()
+}
