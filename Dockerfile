@@ -1,0 +1,27 @@
+# Build: docker build -t fhirbill .
+# Run:   docker run -p 8080:8080 -v fhirbill-data:/data fhirbill
+#
+# Stage 1 builds a static binary (the embedded store's SQLite is pure Go,
+# so CGO is not needed).
+FROM golang:1.26-bookworm AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+ARG VERSION=dev
+RUN mkdir -p /out/data && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/fhirbill ./cmd/fhirbill
+
+# Stage 2: nothing but the binary, CA certificates and a non-root user.
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /out/fhirbill /usr/local/bin/fhirbill
+# The data directory belongs to the nonroot user (uid 65532), so a fresh
+# volume mounted there is writable.
+COPY --from=build --chown=65532:65532 /out/data /data
+USER nonroot:nonroot
+VOLUME ["/data"]
+# Set FHIRBILL_BASE_URL to the URL clients use, e.g. https://billing.example.org/fhir.
+ENV FHIRBILL_LISTEN=:8080 \
+    FHIRBILL_DATA_DIR=/data
+EXPOSE 8080
+ENTRYPOINT ["/usr/local/bin/fhirbill"]
+CMD ["serve"]

@@ -1,0 +1,78 @@
+// Command fhirbill is a FHIR R4 medical billing server.
+//
+// Usage:
+//
+//	fhirbill serve [flags]
+//
+// Every flag has an environment variable; `fhirbill serve --help` lists
+// them. Only this package reads flags and the environment.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/alecthomas/kong"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// cli is the command line: one struct gives each flag its default, help
+// and environment variable.
+type cli struct {
+	Serve serveCmd `cmd:"" help:"Run the FHIR server."`
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "fhirbill:", err)
+		os.Exit(1) // stop is moot once the process exits
+	}
+}
+
+// errExit carries the status kong asks for after --help.
+type errExit int
+
+func (e errExit) Error() string { return fmt.Sprintf("exit %d", int(e)) }
+
+// run parses args and runs the chosen command until ctx ends. Logs go to
+// stdout as JSON; usage errors to stderr.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
+	var c cli
+	parser, err := kong.New(&c,
+		kong.Name("fhirbill"),
+		kong.Description("fhirbill: a FHIR R4 medical billing server."),
+		kong.Writers(stdout, stderr),
+		kong.Exit(func(code int) { panic(errExit(code)) }),
+		kong.UsageOnError(),
+	)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			code, ok := r.(errExit)
+			if !ok {
+				panic(r)
+			}
+			if code != 0 {
+				err = errors.New("invalid command line")
+			}
+		}
+	}()
+	kctx, err := parser.Parse(args)
+	if err != nil {
+		return err
+	}
+	kctx.BindTo(ctx, (*context.Context)(nil))
+	kctx.BindTo(stdout, (*io.Writer)(nil))
+	return kctx.Run()
+}

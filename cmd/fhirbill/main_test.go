@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a log sink shared by the server goroutine and the test.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startServe runs `fhirbill serve` on an embedded store in dir and returns
+// its base URL and a stop function that waits for a clean shutdown.
+func startServe(t *testing.T, dir string) (string, func()) {
+	t.Helper()
+	if os.Getenv("MONGODB_URI") != "" {
+		t.Setenv("MONGODB_URI", "") // this test is about the embedded store's files
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dir, "--log-level", "info"}, logs, io.Discard)
+	}()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		sc := bufio.NewScanner(strings.NewReader(logs.String()))
+		for sc.Scan() {
+			var line struct {
+				Msg  string `json:"msg"`
+				Base string `json:"base_url"`
+			}
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "fhirbill serving" {
+				return line.Base, func() {
+					cancel()
+					if err := <-done; err != nil {
+						t.Errorf("serve returned %v", err)
+					}
+				}
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve stopped early: %v\n%s", err, logs.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	cancel()
+	t.Fatalf("serve did not start in time:\n%s", logs.String())
+	return "", nil
+}
+
+// TestServe_RestartKeepsData writes through one server, stops it, starts a
+// new one on the same data directory and reads everything back.
+func TestServe_RestartKeepsData(t *testing.T) {
+	dir := t.TempDir()
+	base, stop := startServe(t, dir)
+
+	body := `{"resourceType":"Invoice","id":"inv-1","status":"issued","totalNet":{"value":10.50,"currency":"USD"}}`
+	for i, v := range []string{"draft", "issued"} {
+		req, _ := http.NewRequest(http.MethodPut, base+"/Invoice/inv-1", strings.NewReader(strings.Replace(body, "issued", v, 1)))
+		req.Header.Set("Content-Type", "application/fhir+json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if want := []int{201, 200}[i]; resp.StatusCode != want {
+			t.Fatalf("PUT %d: got %d, want %d", i, resp.StatusCode, want)
+		}
+	}
+	if resp, err := http.Get(base[:strings.LastIndex(base, "/fhir")] + "/readyz"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("readyz: %v %v", resp, err)
+	}
+	stop()
+
+	base, stop = startServe(t, dir)
+	defer stop()
+	resp, err := http.Get(base + "/Invoice/inv-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(got), `"value":10.50`) || resp.Header.Get("ETag") != `W/"2"` {
+		t.Fatalf("after restart: got %d %s %s, want 200, version 2, value 10.50", resp.StatusCode, resp.Header.Get("ETag"), got)
+	}
+	resp, err = http.Get(base + "/Invoice/inv-1/_history/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(got), `"draft"`) {
+		t.Errorf("version 1 after restart: got %d %s", resp.StatusCode, got)
+	}
+}
+
+func TestRun_BadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"serve", "--listen", "nonsense"},
+		{"serve", "--base-url", "ftp://x"},
+		{"serve", "--log-level", "loud"},
+		{"frobnicate"},
+	} {
+		if err := run(context.Background(), args, io.Discard, io.Discard); err == nil {
+			t.Errorf("run %v: got nil error, want one", args)
+		}
+	}
+}

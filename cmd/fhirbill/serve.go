@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/fhirbill/fhirbill/fhir/rest"
+	"github.com/fhirbill/fhirbill/fhir/search"
+	"github.com/fhirbill/fhirbill/fhir/store"
+	"github.com/fhirbill/fhirbill/profiles"
+)
+
+// serveCmd is `fhirbill serve`.
+type serveCmd struct {
+	Listen          string        `default:"127.0.0.1:8080" env:"FHIRBILL_LISTEN" help:"Address to listen on (host:port; :8080 for all interfaces)."`
+	BaseURL         string        `default:"" env:"FHIRBILL_BASE_URL" help:"Public base URL of the FHIR API; its path is where the API is served (default http://<listen>/fhir)."`
+	MongoDBURI      string        `name:"mongodb-uri" env:"MONGODB_URI" help:"MongoDB URI; empty runs the embedded store (FerretDB on SQLite) under --data-dir."`
+	Database        string        `default:"fhirbill" env:"FHIRBILL_DATABASE" help:"Database name."`
+	DataDir         string        `default:"./data" env:"FHIRBILL_DATA_DIR" help:"Directory of the embedded store's files."`
+	LogLevel        string        `default:"info" enum:"debug,info,warn,error" env:"FHIRBILL_LOG_LEVEL" help:"Log level: debug, info, warn, error."`
+	MaxBody         int64         `default:"16777216" env:"FHIRBILL_MAX_BODY" help:"Largest request body accepted, in bytes."`
+	ShutdownTimeout time.Duration `default:"15s" env:"FHIRBILL_SHUTDOWN_TIMEOUT" help:"How long in-flight requests may take to finish at shutdown."`
+}
+
+// config is the validated configuration of serve.
+func (c *serveCmd) validate() error {
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("--listen %q: want host:port", c.Listen)
+	}
+	if c.BaseURL != "" {
+		u, err := url.Parse(c.BaseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--base-url must be an absolute http(s) URL")
+		}
+	}
+	if c.MaxBody < 1024 {
+		return fmt.Errorf("--max-body must be at least 1024 bytes")
+	}
+	return nil
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// Run serves until ctx ends, then lets in-flight requests finish and
+// closes the store.
+func (c *serveCmd) Run(ctx context.Context, stdout io.Writer) error {
+	if err := c.validate(); err != nil {
+		return err
+	}
+	logger := newLogger(stdout, c.LogLevel)
+
+	reg, err := search.Load(profiles.SearchParameters)
+	if err != nil {
+		return fmt.Errorf("load search parameters: %w", err)
+	}
+
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
+	base := c.BaseURL
+	if base == "" {
+		base = defaultBase(ln.Addr().(*net.TCPAddr))
+	}
+
+	st, err := store.Open(ctx, store.Config{URI: c.MongoDBURI, Database: c.Database, DataDir: c.DataDir, Logger: logger})
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer func() {
+		closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := st.Close(closeCtx); err != nil {
+			logger.Error("close store", "err", err)
+		}
+	}()
+	var params []*search.Param
+	for _, typ := range reg.Types() {
+		params = append(params, reg.Params(typ)...)
+	}
+	if err := st.EnsureIndexes(ctx, params); err != nil {
+		return fmt.Errorf("create indexes: %w", err)
+	}
+
+	api, err := rest.New(st, reg, rest.Config{Base: base, MaxBody: c.MaxBody, Logger: logger, Version: version})
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           api.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	storeKind := "mongodb"
+	if st.Embedded() {
+		storeKind = "embedded"
+	}
+	logger.Info("fhirbill serving",
+		"version", version, "addr", ln.Addr().String(), "base_url", base,
+		"store", storeKind, "database", c.Database, "max_body", c.MaxBody)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down", "timeout", c.ShutdownTimeout.String())
+	shutCtx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// defaultBase is the base URL when none is configured: the listening
+// address, with localhost for a loopback or unspecified host.
+func defaultBase(addr *net.TCPAddr) string {
+	host := addr.IP.String()
+	if addr.IP.IsUnspecified() || addr.IP.IsLoopback() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, fmt.Sprint(addr.Port)) + "/fhir"
+}
