@@ -27,6 +27,7 @@ const (
 	IssueStructure     IssueType = "structure"
 	IssueRequired      IssueType = "required"
 	IssueValue         IssueType = "value"
+	IssueCodeInvalid   IssueType = "code-invalid"
 	IssueInvariant     IssueType = "invariant"
 	IssueNotSupported  IssueType = "not-supported"
 	IssueNotFound      IssueType = "not-found"

@@ -220,6 +220,9 @@ func parseError(err error) error {
 			}
 		case ue.details == "invalid JSON":
 			is.Code = IssueStructure
+		case ue.details == "code type mismatch":
+			is.Code = IssueCodeInvalid
+			is.Diagnostics = "the code is not one of the codes this element allows"
 		}
 		if expr != "" {
 			is.Expression = []string{expr}

@@ -24,7 +24,7 @@ func TestParse_Errors(t *testing.T) {
 		{"TooDeep", `{"resourceType":"Patient","x":` + strings.Repeat("[", 70) + strings.Repeat("]", 70) + `}`, resource.IssueTooCostly, ""},
 		{"UnknownElement", `{"resourceType":"Patient","shoeSize":1}`, resource.IssueStructure, "Patient.shoeSize"},
 		{"ImpossibleDate", `{"resourceType":"Patient","birthDate":"2023-02-29"}`, resource.IssueInvalid, "Patient.birthDate"},
-		{"BadCode", `{"resourceType":"Patient","gender":"robot"}`, resource.IssueInvalid, "Patient.gender"},
+		{"BadCode", `{"resourceType":"Patient","gender":"robot"}`, resource.IssueCodeInvalid, "Patient.gender"},
 		{"MissingRequired", `{"resourceType":"Invoice"}`, resource.IssueRequired, "Invoice.status"},
 		{"UnknownType", `{"resourceType":"Bogus"}`, resource.IssueInvalid, "resourceType"},
 	} {

@@ -161,6 +161,10 @@ func preferStrict(h http.Header) bool {
 	return strings.Contains(strings.ReplaceAll(h.Get("Prefer"), " ", ""), "handling=strict")
 }
 
+// logIDKey is the echo.Context key of the id a create assigned, for the
+// request log.
+const logIDKey = "fhirbill.resource_id"
+
 // logRequests logs one line per request: ids, the route pattern (never the
 // URL, whose query may hold names and birth dates), status and latency.
 func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
@@ -175,12 +179,24 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		if c.Path() == "/healthz" || c.Path() == "/readyz" {
 			level = slog.LevelDebug
 		}
-		s.logger.Log(c.Request().Context(), level, "request",
+		attrs := []any{
 			"request_id", c.Response().Header().Get(echo.HeaderXRequestID),
 			"method", c.Request().Method,
 			"route", c.Path(),
 			"status", status,
-			"latency_ms", time.Since(start).Milliseconds())
+			"latency_ms", time.Since(start).Milliseconds(),
+		}
+		// Resource type and id only: ids are not patient data, the query
+		// string may be.
+		if typ := c.Param("type"); typ != "" && resource.Known(typ) {
+			attrs = append(attrs, "resource_type", typ)
+		}
+		if id, ok := c.Get(logIDKey).(string); ok {
+			attrs = append(attrs, "resource_id", id)
+		} else if id := c.Param("id"); id != "" && resource.ValidID(id) {
+			attrs = append(attrs, "resource_id", id)
+		}
+		s.logger.Log(c.Request().Context(), level, "request", attrs...)
 		return nil
 	}
 }

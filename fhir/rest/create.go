@@ -53,16 +53,18 @@ func (s *Server) planCreate(ctx context.Context, typ string, body []byte, ifNone
 			return nil, preconditionFailed("If-None-Exist matches more than one resource")
 		}
 	}
-	return s.planNew(typ, newID(), body)
+	return s.planNew(typ, newID(), body, http.MethodPost)
 }
 
-// planNew plans version 1 of a resource with the given id.
-func (s *Server) planNew(typ, id string, body []byte) (*plan, error) {
+// planNew plans version 1 of a resource with the given id, made by method
+// (POST, or PUT for a conditional update that matched nothing).
+func (s *Server) planNew(typ, id string, body []byte, method string) (*plan, error) {
 	rec, _, err := s.buildRecord(typ, id, body, 1, s.clock())
 	if err != nil {
 		return nil, err
 	}
+	rec.Method = method
 	p := &plan{write: &store.Write{Record: rec}, status: http.StatusCreated, rec: rec}
-	p.retry = func(context.Context) (*plan, error) { return s.planNew(typ, newID(), body) }
+	p.retry = func(context.Context) (*plan, error) { return s.planNew(typ, newID(), body, method) }
 	return p, nil
 }

@@ -2,6 +2,7 @@ package rest_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -101,6 +102,66 @@ func TestCRUD_UpdateAsCreateAndPrefer(t *testing.T) {
 	got = s.Do(http.MethodPost, "/Patient", []byte(patientJSON), "Prefer", "return=OperationOutcome")
 	if got.Status != http.StatusCreated || got.JSON()["resourceType"] != "OperationOutcome" {
 		t.Errorf("Prefer OperationOutcome: got %d %s", got.Status, got.Body)
+	}
+
+	// The history shows the PUT that created mrn-1, not a POST.
+	entry := s.Do(http.MethodGet, "/Patient/mrn-1/_history", nil).JSON()["entry"].([]any)[0].(map[string]any)
+	req, resp := entry["request"].(map[string]any), entry["response"].(map[string]any)
+	if req["method"] != "PUT" || req["url"] != "Patient/mrn-1" || resp["status"] != "201 Created" {
+		t.Errorf("history of an update-as-create: got %v %v, want PUT Patient/mrn-1 and 201 Created", req, resp)
+	}
+
+	if got := s.Do(http.MethodDelete, "/Patient/never-was", nil); got.Status != http.StatusNoContent {
+		t.Errorf("delete of a resource that never existed: got %d, want 204", got.Status)
+	}
+	if got := s.Do(http.MethodHead, "/Patient/mrn-1", nil); got.Status != http.StatusOK || got.Header.Get("ETag") != `W/"1"` || len(got.Body) != 0 {
+		t.Errorf("HEAD: got %d %q with %d bytes, want 200, W/\"1\", no body", got.Status, got.Header.Get("ETag"), len(got.Body))
+	}
+}
+
+func TestSearch_TotalAndPaging(t *testing.T) {
+	s := resttest.New(t)
+	for i := range 5 {
+		body := fmt.Sprintf(`{"resourceType":"Account","id":"a%d","status":"active"}`, i)
+		if got := s.Do(http.MethodPut, fmt.Sprintf("/Account/a%d", i), []byte(body)); got.Status != http.StatusCreated {
+			t.Fatalf("seed: got %d", got.Status)
+		}
+	}
+	for _, tc := range []struct {
+		query     string
+		wantTotal any // nil: no total given
+		wantIDs   string
+		wantNext  bool
+	}{
+		{"?_count=2", nil, "a0,a1", true},
+		{"?_count=2&_offset=4", json.Number("5"), "a4", false},
+		{"?_count=2&_offset=2&_total=accurate", json.Number("5"), "a2,a3", true},
+		{"?_offset=100", nil, "", false}, // past the end: the total is not known without counting
+		{"?status=active", json.Number("5"), "a0,a1,a2,a3,a4", false},
+		{"?status=inactive", json.Number("0"), "", false},
+		{"?_id=a3,a1", json.Number("2"), "a1,a3", false},
+	} {
+		t.Run(tc.query, func(t *testing.T) {
+			b := s.Do(http.MethodGet, "/Account"+tc.query, nil).JSON()
+			if b["total"] != tc.wantTotal {
+				t.Errorf("total: got %v, want %v", b["total"], tc.wantTotal)
+			}
+			var ids []string
+			entries, _ := b["entry"].([]any)
+			for _, e := range entries {
+				ids = append(ids, e.(map[string]any)["resource"].(map[string]any)["id"].(string))
+			}
+			if got := strings.Join(ids, ","); got != tc.wantIDs {
+				t.Errorf("ids: got %s, want %s", got, tc.wantIDs)
+			}
+			next := false
+			for _, l := range b["link"].([]any) {
+				next = next || l.(map[string]any)["relation"] == "next"
+			}
+			if next != tc.wantNext {
+				t.Errorf("next link: got %v, want %v", next, tc.wantNext)
+			}
+		})
 	}
 }
 

@@ -65,12 +65,12 @@ func (s *Server) planConditionalDelete(ctx context.Context, typ, query string) (
 	return nil, preconditionFailed("the conditional delete matches more than one resource")
 }
 
-// planDelete plans a delete version. Deleting what is already deleted
-// changes nothing and answers 204; what never existed is a 404.
+// planDelete plans a delete version. Deleting what is already deleted, or
+// never existed, changes nothing and answers 204 (R4 http.html#delete).
 func (s *Server) planDelete(ctx context.Context, typ, id, ifMatch string) (*plan, error) {
 	cur, err := s.store.Read(ctx, typ, id)
 	switch {
-	case errors.Is(err, resource.ErrDeleted):
+	case errors.Is(err, resource.ErrDeleted), errors.Is(err, resource.ErrNotFound):
 		return &plan{status: http.StatusNoContent}, nil
 	case err != nil:
 		return nil, err
@@ -84,7 +84,7 @@ func (s *Server) planDelete(ctx context.Context, typ, id, ifMatch string) (*plan
 			return nil, preconditionFailed("If-Match names version %d; the current version is %d", want, cur.Version)
 		}
 	}
-	rec := &store.Record{Type: typ, ID: id, Version: cur.Version + 1, Updated: s.clock(), Deleted: true}
+	rec := &store.Record{Type: typ, ID: id, Version: cur.Version + 1, Updated: s.clock(), Deleted: true, Method: http.MethodDelete}
 	p := &plan{write: &store.Write{Record: rec, Prev: cur.Version}, status: http.StatusNoContent, rec: rec, ifMatch: ifMatch != ""}
 	p.retry = func(ctx context.Context) (*plan, error) { return s.planDelete(ctx, typ, id, "") }
 	return p, nil

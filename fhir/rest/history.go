@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/fhirbill/fhirbill/fhir/resource"
 	"github.com/fhirbill/fhirbill/fhir/store"
 )
 
@@ -78,8 +79,8 @@ func (s *Server) history(c echo.Context, typ, id string) error {
 	return writeJSON(c, http.StatusOK, mustJSON(b))
 }
 
-// historyEntry shows a version with the request that made it: version 1 a
-// create, a delete a DELETE, any other an update.
+// historyEntry shows a version with the request that made it, as recorded
+// with the version; without a record, version 1 counts as a create.
 func (s *Server) historyEntry(rec *store.Record) entryJSON {
 	e := entryJSON{
 		FullURL: s.fullURL(rec),
@@ -89,24 +90,44 @@ func (s *Server) historyEntry(rec *store.Record) entryJSON {
 			LastModified: instant(rec.Updated),
 		},
 	}
+	method := rec.Method
+	if method == "" {
+		switch {
+		case rec.Deleted:
+			method = http.MethodDelete
+		case rec.Version == 1:
+			method = http.MethodPost
+		default:
+			method = http.MethodPut
+		}
+	}
 	switch {
 	case rec.Deleted:
 		e.Request = &entryRequest{Method: http.MethodDelete, URL: rec.Type + "/" + rec.ID}
 		e.Response.Status = "204 No Content"
-	case rec.Version == 1:
+		return e
+	case method == http.MethodPost:
 		e.Request = &entryRequest{Method: http.MethodPost, URL: rec.Type}
-		e.Response.Status = "201 Created"
-		e.Resource = rec.Body
 	default:
 		e.Request = &entryRequest{Method: http.MethodPut, URL: rec.Type + "/" + rec.ID}
-		e.Resource = rec.Body
 	}
+	if rec.Version == 1 {
+		e.Response.Status = "201 Created"
+	}
+	e.Resource = rec.Body
 	return e
 }
 
 // historyPage reads _count (default 50, at most 1000), _offset and _since.
+// _at and _list would narrow the history; they are refused, not ignored.
 func historyPage(q url.Values) (store.Page, error) {
 	p := store.Page{Count: 50}
+	for _, name := range []string{"_at", "_list"} {
+		if q.Has(name) {
+			return p, resource.Errorf(http.StatusBadRequest, resource.IssueNotSupported, name,
+				"%s is not supported on history", name)
+		}
+	}
 	if v := q.Get("_count"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {

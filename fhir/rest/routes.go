@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -16,7 +17,11 @@ func (s *Server) routes(prefix string) *echo.Echo {
 	e.Debug = false
 	e.HTTPErrorHandler = s.handleError
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, DisablePrintStack: true}))
-	e.Use(middleware.RequestID())
+	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{
+		RequestIDHandler: func(c echo.Context, id string) {
+			c.SetRequest(c.Request().WithContext(context.WithValue(c.Request().Context(), requestIDKey{}, id)))
+		},
+	}))
 	e.Use(s.logRequests)
 
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
@@ -24,6 +29,8 @@ func (s *Server) routes(prefix string) *echo.Echo {
 
 	g := e.Group(prefix, s.negotiate)
 	g.GET("/metadata", s.handleCapabilities)
+	g.HEAD("/metadata", s.handleCapabilities)
+	g.HEAD("/:type/:id", s.handleRead)
 	g.POST("", s.handleBundle)
 	g.POST("/", s.handleBundle)
 	g.GET("/:type", s.handleSearch)
@@ -51,6 +58,15 @@ func (s *Server) handleReady(c echo.Context) error {
 		return c.String(http.StatusServiceUnavailable, "store not reachable\n")
 	}
 	return c.String(http.StatusOK, "ok\n")
+}
+
+// requestIDKey keys the request id in a request's context.
+type requestIDKey struct{}
+
+// requestID returns the id of the request ctx belongs to, for logs.
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
 }
 
 // notAllowed answers 405: PATCH is not supported (yet); see the README.

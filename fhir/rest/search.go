@@ -93,7 +93,7 @@ func (s *Server) searchBundle(ctx context.Context, typ string, params url.Values
 			return nil, err
 		}
 		b.Total = &n
-	case !more:
+	case !more && (len(recs) > 0 || q.Offset == 0):
 		// The last page: the total is known without counting.
 		n := q.Offset + len(recs)
 		b.Total = &n

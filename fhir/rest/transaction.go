@@ -93,7 +93,8 @@ func (s *Server) transaction(ctx context.Context, entries []inEntry, minimal boo
 		}
 		out.Entry = append(out.Entry, s.entryResult(plans[i], minimal))
 	}
-	s.logger.InfoContext(ctx, "transaction stored", "entries", len(entries), "writes", len(writes))
+	s.logger.InfoContext(ctx, "transaction stored", "request_id", requestID(ctx),
+		"entries", len(entries), "writes", len(writes))
 	return out, nil
 }
 
@@ -153,7 +154,7 @@ func (s *Server) planTransactionEntry(ctx context.Context, e inEntry, t target, 
 				return &plan{status: http.StatusOK, rec: rec}, nil
 			}
 		}
-		return s.planNew(t.typ, id, body)
+		return s.planNew(t.typ, id, body, http.MethodPost)
 	case http.MethodPut:
 		if len(bytes.TrimSpace(body)) == 0 {
 			return nil, resource.Errorf(http.StatusBadRequest, resource.IssueRequired, "resource", "a PUT entry needs a resource")

@@ -72,7 +72,7 @@ func (s *Server) planConditionalUpdate(ctx context.Context, typ, query string, b
 	switch len(matches) {
 	case 0:
 		if bodyID == "" {
-			return s.planNew(typ, newID(), body)
+			return s.planNew(typ, newID(), body, http.MethodPut)
 		}
 		return s.planUpdate(ctx, typ, bodyID, body, ifMatch, true)
 	case 1:
@@ -118,6 +118,7 @@ func (s *Server) planUpdate(ctx context.Context, typ, id string, body []byte, if
 	if err != nil {
 		return nil, err
 	}
+	rec.Method = http.MethodPut
 	if unchanged(r, cur) {
 		return &plan{status: http.StatusOK, rec: cur}, nil
 	}

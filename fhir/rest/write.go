@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -126,6 +127,7 @@ func (s *Server) commit(ctx context.Context, p *plan) (*plan, error) {
 func (s *Server) respond(c echo.Context, p *plan) error {
 	h := c.Response().Header()
 	if p.rec != nil {
+		c.Set(logIDKey, p.rec.ID)
 		versionHeaders(h, p.rec)
 		if p.status == http.StatusCreated {
 			h.Set(echo.HeaderLocation, s.location(p.rec))
@@ -138,9 +140,12 @@ func (s *Server) respond(c echo.Context, p *plan) error {
 	case "minimal":
 		return c.NoContent(p.status)
 	case "OperationOutcome":
+		msg := fmt.Sprintf("%s/%s stored as version %d", p.rec.Type, p.rec.ID, p.rec.Version)
+		if p.write == nil {
+			msg = fmt.Sprintf("%s/%s unchanged at version %d", p.rec.Type, p.rec.ID, p.rec.Version)
+		}
 		return writeJSON(c, p.status, resource.Outcome(resource.Issue{
-			Severity: resource.SeverityInformation, Code: resource.IssueInformational,
-			Diagnostics: fmt.Sprintf("%s/%s stored as version %d", p.rec.Type, p.rec.ID, p.rec.Version),
+			Severity: resource.SeverityInformation, Code: resource.IssueInformational, Diagnostics: msg,
 		}))
 	}
 	return writeJSON(c, p.status, p.rec.Body)
@@ -149,6 +154,10 @@ func (s *Server) respond(c echo.Context, p *plan) error {
 // matchOne runs the search of a conditional interaction. The query is
 // always handled strictly: an ignored parameter would widen the match.
 func (s *Server) matchOne(ctx context.Context, typ, query string, header string) ([]*store.Record, error) {
+	// If-None-Exist may carry a whole search URL; only its query counts.
+	if _, q, ok := strings.Cut(query, "?"); ok {
+		query = q
+	}
 	vals, err := url.ParseQuery(query)
 	if err != nil {
 		return nil, badRequest("", "%s is not a valid query string", header)

@@ -11,7 +11,7 @@ import (
 )
 
 // examplesDir holds the official R4 examples shared by the team.
-const examplesDir = "/work/shared/testdata/fhir-r4-examples"
+const examplesDir = "../../../shared/testdata/fhir-r4-examples"
 
 // TestExtract_Examples extracts every official example (Bundles excepted)
 // and reports how many fields it found.

@@ -21,6 +21,9 @@ type Record struct {
 	Body []byte
 	// Index holds the search values of Body. Written, never read back.
 	Index search.Index
+	// Method is the HTTP method of the interaction that made this version
+	// (POST, PUT, DELETE), shown in history Bundles. Empty when unknown.
+	Method string
 }
 
 // Write is one record to store in place of version Prev of the same

@@ -22,12 +22,13 @@ import (
 //
 // History, in "<Type>_history", one document per version:
 //
-//	{_id: "<id>/<v>", id, v, ts, del, b, s, j}
+//	{_id: "<id>/<v>", id, v, ts, del, b, s, j, m}
 //
 // A deleted version has del true and neither b nor s. The history keeps s
 // so that a version whose writer stopped between its two steps can be
 // rolled forward into the current document (see [Store.Put]); j names the
-// journal of the group that wrote it, if any (see [Store.PutAll]).
+// journal of the group that wrote it, if any (see [Store.PutAll]); m is the
+// HTTP method that made the version, for history Bundles.
 type doc struct {
 	Key string       `bson:"_id"`
 	ID  string       `bson:"id,omitempty"`
@@ -37,6 +38,7 @@ type doc struct {
 	B   []byte       `bson:"b,omitempty"`
 	S   search.Index `bson:"s,omitempty"`
 	J   string       `bson:"j,omitempty"`
+	M   string       `bson:"m,omitempty"`
 }
 
 // historySuffix names the history collection of a type.
@@ -49,7 +51,7 @@ func historyKey(id string, v int64) string {
 
 // newDoc builds the current document of a record.
 func newDoc(r *Record) (*doc, error) {
-	d := &doc{Key: r.ID, V: r.Version, TS: r.Updated.UTC(), Del: r.Deleted}
+	d := &doc{Key: r.ID, V: r.Version, TS: r.Updated.UTC(), Del: r.Deleted, M: r.Method}
 	if r.Deleted {
 		return d, nil
 	}
@@ -84,7 +86,7 @@ func (d *doc) record(typ string) (*Record, error) {
 	if d.ID != "" {
 		id = d.ID
 	}
-	r := &Record{Type: typ, ID: id, Version: d.V, Updated: d.TS.UTC(), Deleted: d.Del}
+	r := &Record{Type: typ, ID: id, Version: d.V, Updated: d.TS.UTC(), Deleted: d.Del, Method: d.M}
 	if d.Del {
 		return r, nil
 	}
