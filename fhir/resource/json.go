@@ -43,6 +43,9 @@ func CheckJSON(body []byte) error {
 			return Errorf(http.StatusBadRequest, IssueTooCostly, "",
 				"JSON nested deeper than %d levels", MaxDepth)
 		}
+		if err := checkEmpty(dec, tok); err != nil {
+			return err
+		}
 		if dec.StackDepth() == 0 {
 			// The object is complete: nothing but white space may follow.
 			if _, err := dec.ReadToken(); !errors.Is(err, io.EOF) {
@@ -52,6 +55,36 @@ func CheckJSON(body []byte) error {
 			return nil
 		}
 	}
+}
+
+// checkEmpty refuses what FHIR JSON forbids though JSON allows it
+// (https://hl7.org/fhir/R4/json.html): empty objects, empty arrays and
+// empty strings as values. tok was just read from dec.
+func checkEmpty(dec *jsontext.Decoder, tok jsontext.Token) error {
+	what := ""
+	switch tok.Kind() {
+	case '{':
+		if dec.PeekKind() == '}' {
+			what = "an empty object"
+		}
+	case '[':
+		if dec.PeekKind() == ']' {
+			what = "an empty array"
+		}
+	case '"':
+		if tok.String() != "" {
+			return nil
+		}
+		if k, n := dec.StackIndex(dec.StackDepth()); k == '{' && n%2 == 1 {
+			return nil // an empty name: jsonformat reports it as unknown
+		}
+		what = "an empty string"
+	}
+	if what == "" {
+		return nil
+	}
+	return Errorf(http.StatusBadRequest, IssueInvalid, pointerExpression(string(dec.StackPointer())),
+		"%s at byte %d: FHIR JSON leaves an element out instead", what, dec.InputOffset())
 }
 
 // jsonError turns a jsontext error into a client error naming the position,

@@ -29,9 +29,11 @@ func ValidID(id string) bool { return idPattern.MatchString(id) }
 var (
 	codecOnce   sync.Once
 	unmarshaler *jsonformat.Unmarshaller
-	marshaler   *jsonformat.Marshaller
-	typeFields  map[string]protoreflect.FieldDescriptor
-	typeNames   []string
+	// storedUnmarshaler reads back what unmarshaler already validated.
+	storedUnmarshaler *jsonformat.Unmarshaller
+	marshaler         *jsonformat.Marshaller
+	typeFields        map[string]protoreflect.FieldDescriptor
+	typeNames         []string
 )
 
 // codec builds the jsonformat codecs and the resource type table once. Both
@@ -44,6 +46,10 @@ func codec() {
 			panic(fmt.Sprintf("resource: jsonformat unmarshaller: %v", err))
 		}
 		unmarshaler.MaxNestingDepth = MaxDepth
+		storedUnmarshaler, err = jsonformat.NewUnmarshallerWithoutValidation("UTC", fhirversion.R4)
+		if err != nil {
+			panic(fmt.Sprintf("resource: jsonformat unmarshaller: %v", err))
+		}
 		marshaler, err = jsonformat.NewMarshaller(false, "", "", fhirversion.R4)
 		if err != nil {
 			panic(fmt.Sprintf("resource: jsonformat marshaller: %v", err))
@@ -93,7 +99,14 @@ func Parse(body []byte) (*Resource, error) {
 	if err != nil {
 		return nil, parseError(err)
 	}
-	return wrap(cr)
+	r, err := wrap(cr)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkNarratives(r.msg, r.Type()); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // FromProto wraps a resource message (a concrete type such as
@@ -274,4 +287,16 @@ func unmarshalErrors(err error) []unmarshalError {
 		out = append(out, unmarshalError{details: "invalid resource: " + err.Error()})
 	}
 	return out
+}
+
+// ParseStored parses JSON that fhirbill itself validated and printed before
+// (a stored version): without the validation pass, which that JSON has
+// already passed.
+func ParseStored(body []byte) (*Resource, error) {
+	codec()
+	cr, err := storedUnmarshaler.UnmarshalR4(body)
+	if err != nil {
+		return nil, fmt.Errorf("parse stored resource: %w", err)
+	}
+	return wrap(cr)
 }

@@ -3,7 +3,6 @@ package rest
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/labstack/echo/v4"
 
 	"github.com/fhirbill/fhirbill/fhir/resource"
@@ -42,18 +43,32 @@ func (s *Server) handleBundle(c echo.Context) error {
 	return writeJSON(c, http.StatusOK, mustJSON(out))
 }
 
-// inBundle is the part of a posted Bundle fhirbill reads; each entry's
-// resource stays raw until its own interaction parses and validates it.
+// inBundle is a posted Bundle: every R4 element of Bundle, entry and
+// request is known (names match exactly; any other is refused), and those
+// fhirbill does not act on are kept raw. Each entry's resource stays raw
+// until its own interaction parses and validates it.
 type inBundle struct {
-	ResourceType string    `json:"resourceType"`
-	Type         string    `json:"type"`
-	Entry        []inEntry `json:"entry"`
+	ResourceType  string         `json:"resourceType"`
+	ID            jsontext.Value `json:"id"`
+	Meta          jsontext.Value `json:"meta"`
+	ImplicitRules jsontext.Value `json:"implicitRules"`
+	Language      jsontext.Value `json:"language"`
+	Identifier    jsontext.Value `json:"identifier"`
+	Type          string         `json:"type"`
+	Timestamp     jsontext.Value `json:"timestamp"`
+	Total         jsontext.Value `json:"total"`
+	Link          jsontext.Value `json:"link"`
+	Entry         []inEntry      `json:"entry"`
+	Signature     jsontext.Value `json:"signature"`
 }
 
 type inEntry struct {
-	FullURL  string          `json:"fullUrl"`
-	Resource json.RawMessage `json:"resource"`
-	Request  *entryRequest   `json:"request"`
+	Link     jsontext.Value `json:"link"`
+	FullURL  string         `json:"fullUrl"`
+	Resource jsontext.Value `json:"resource"`
+	Search   jsontext.Value `json:"search"`
+	Request  *entryRequest  `json:"request"`
+	Response jsontext.Value `json:"response"`
 }
 
 func decodeBundle(body []byte) (*inBundle, error) {
@@ -61,8 +76,8 @@ func decodeBundle(body []byte) (*inBundle, error) {
 		return nil, err
 	}
 	var b inBundle
-	if err := json.Unmarshal(body, &b); err != nil {
-		return nil, badRequest("Bundle", "the Bundle does not have the R4 shape: %s", jsonTypeError(err))
+	if err := jsonv2.Unmarshal(body, &b, jsonv2.RejectUnknownMembers(true)); err != nil {
+		return nil, badRequest("Bundle", "the Bundle does not have the R4 shape: %s", jsonShapeError(err))
 	}
 	if b.ResourceType != "Bundle" {
 		return nil, badRequest("resourceType", "POST to the base takes a Bundle")
@@ -70,7 +85,15 @@ func decodeBundle(body []byte) (*inBundle, error) {
 	if b.Type != "batch" && b.Type != "transaction" {
 		return nil, badRequest("Bundle.type", "Bundle.type must be batch or transaction")
 	}
+	fullURLs := make(map[string]int, len(b.Entry))
 	for i, e := range b.Entry {
+		if e.FullURL != "" {
+			if j, dup := fullURLs[e.FullURL]; dup {
+				return nil, badRequest(fmt.Sprintf("Bundle.entry[%d].fullUrl", i),
+					"entries %d and %d have the same fullUrl (rule bdl-7)", j, i)
+			}
+			fullURLs[e.FullURL] = i
+		}
 		at := fmt.Sprintf("Bundle.entry[%d].request", i)
 		if e.Request == nil {
 			return nil, resource.Errorf(http.StatusBadRequest, resource.IssueRequired, at, "each entry needs a request")
@@ -90,11 +113,15 @@ func decodeBundle(body []byte) (*inBundle, error) {
 	return &b, nil
 }
 
-// jsonTypeError names the element of a type error without its value.
-func jsonTypeError(err error) string {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		return fmt.Sprintf("%s must be a %s", te.Field, te.Type)
+// jsonShapeError names the element of a decoding error without its value.
+func jsonShapeError(err error) string {
+	var se *jsonv2.SemanticError
+	if errors.As(err, &se) {
+		where := strings.TrimPrefix(string(se.JSONPointer), "/")
+		if errors.Is(err, jsonv2.ErrUnknownName) {
+			return "unknown element at " + truncate(where, 80)
+		}
+		return "wrong kind of value at " + truncate(where, 80)
 	}
 	return "malformed element"
 }
@@ -136,6 +163,9 @@ func (s *Server) parseTarget(raw string) (target, error) {
 	if t.id != "" {
 		if err := checkID(t.id); err != nil {
 			return t, err
+		}
+		if t.cond {
+			return t, badRequest("request.url", "a url names either an id or a search, not both")
 		}
 	}
 	return t, nil

@@ -74,10 +74,18 @@ func acceptsJSON(accept string) bool {
 // otherwise) and the size at most the configured limit (413).
 func (s *Server) readBody(c echo.Context) ([]byte, error) {
 	ct := c.Request().Header.Get(echo.HeaderContentType)
-	mt, _, err := mime.ParseMediaType(ct)
+	mt, params, err := mime.ParseMediaType(ct)
 	if ct == "" || err != nil || !jsonTypes[mt] {
 		return nil, resource.Errorf(http.StatusUnsupportedMediaType, resource.IssueNotSupported, "",
 			"Content-Type must be application/fhir+json")
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return nil, resource.Errorf(http.StatusUnsupportedMediaType, resource.IssueNotSupported, "",
+			"the body must be UTF-8 (charset=utf-8)")
+	}
+	if v, ok := params["fhirversion"]; ok && v != "4.0" && v != "4.0.1" {
+		return nil, resource.Errorf(http.StatusUnsupportedMediaType, resource.IssueNotSupported, "",
+			"this server speaks FHIR 4.0 (R4); the body says fhirVersion=%s", truncate(v, 10))
 	}
 	return s.readLimited(c.Request().Body)
 }
@@ -158,7 +166,15 @@ func preferReturn(h http.Header) string {
 
 // preferStrict reads Prefer: handling=strict.
 func preferStrict(h http.Header) bool {
-	return strings.Contains(strings.ReplaceAll(h.Get("Prefer"), " ", ""), "handling=strict")
+	for _, p := range strings.Split(h.Get("Prefer"), ";") {
+		for _, q := range strings.Split(p, ",") {
+			k, v, ok := strings.Cut(strings.TrimSpace(q), "=")
+			if ok && strings.EqualFold(strings.TrimSpace(k), "handling") {
+				return strings.Trim(strings.TrimSpace(v), `"`) == "strict"
+			}
+		}
+	}
+	return false
 }
 
 // logIDKey is the echo.Context key of the id a create assigned, for the

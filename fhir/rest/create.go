@@ -40,6 +40,11 @@ func (s *Server) handleCreate(c echo.Context) error {
 // planCreate plans a create. With ifNoneExist, one match answers 200 with
 // it and stores nothing; several are a 412.
 func (s *Server) planCreate(ctx context.Context, typ string, body []byte, ifNoneExist string) (*plan, error) {
+	// Validate first: a bad body is a 400 whether or not the search matches.
+	p, err := s.planNew(typ, newID(), body, http.MethodPost)
+	if err != nil {
+		return nil, err
+	}
 	if ifNoneExist != "" {
 		matches, err := s.matchOne(ctx, typ, strings.TrimPrefix(ifNoneExist, typ+"?"), "If-None-Exist")
 		if err != nil {
@@ -53,7 +58,7 @@ func (s *Server) planCreate(ctx context.Context, typ string, body []byte, ifNone
 			return nil, preconditionFailed("If-None-Exist matches more than one resource")
 		}
 	}
-	return s.planNew(typ, newID(), body, http.MethodPost)
+	return p, nil
 }
 
 // planNew plans version 1 of a resource with the given id, made by method

@@ -75,7 +75,7 @@ func (s *Server) planDelete(ctx context.Context, typ, id, ifMatch string) (*plan
 	case err != nil:
 		return nil, err
 	}
-	if ifMatch != "" {
+	if ifMatch != "" && ifMatch != "*" {
 		want, ok := parseETag(ifMatch)
 		if !ok {
 			return nil, badRequest("", "If-Match must be an ETag such as W/\"3\"")

@@ -67,7 +67,7 @@ func (s *Server) history(c echo.Context, typ, id string) error {
 		return path + "?" + q.Encode()
 	}
 	b.Link = append(b.Link, linkJSON{Relation: "self", URL: page(p.Offset)})
-	if p.Offset+len(recs) < total {
+	if p.Count > 0 && p.Offset+len(recs) < total {
 		b.Link = append(b.Link, linkJSON{Relation: "next", URL: page(p.Offset + p.Count)})
 	}
 	if p.Offset > 0 {
@@ -126,6 +126,11 @@ func historyPage(q url.Values) (store.Page, error) {
 		if q.Has(name) {
 			return p, resource.Errorf(http.StatusBadRequest, resource.IssueNotSupported, name,
 				"%s is not supported on history", name)
+		}
+	}
+	for _, name := range []string{"_count", "_offset", "_since"} {
+		if len(q[name]) > 1 {
+			return p, badRequest(name, "%s may be given only once", name)
 		}
 	}
 	if v := q.Get("_count"); v != "" {

@@ -3,6 +3,7 @@ package rest
 import (
 	"context"
 	"net/http"
+	"regexp"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -17,6 +18,7 @@ func (s *Server) routes(prefix string) *echo.Echo {
 	e.Debug = false
 	e.HTTPErrorHandler = s.handleError
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, DisablePrintStack: true}))
+	e.Use(dropBadRequestID)
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{
 		RequestIDHandler: func(c echo.Context, id string) {
 			c.SetRequest(c.Request().WithContext(context.WithValue(c.Request().Context(), requestIDKey{}, id)))
@@ -47,6 +49,22 @@ func (s *Server) routes(prefix string) *echo.Echo {
 	g.GET("/:type/:id/_history/:vid", s.handleVRead)
 	g.PATCH("/:type", notAllowed)
 	g.PATCH("/:type/:id", notAllowed)
+	g.PUT("", notAllowed)
+	g.DELETE("", notAllowed)
+	g.PUT("/", notAllowed)
+	g.DELETE("/", notAllowed)
+	g.POST("/metadata", notAllowed)
+	g.GET("/:type/_search", s.handleSearchGet)
+	g.PUT("/:type/_search", notAllowed)
+	g.DELETE("/:type/_search", notAllowed)
+	g.PUT("/:type/_history", notAllowed)
+	g.DELETE("/:type/_history", notAllowed)
+	g.PUT("/:type/:id/_history", notAllowed)
+	g.DELETE("/:type/:id/_history", notAllowed)
+	g.POST("/:type/:id/_history", notAllowed)
+	g.PUT("/:type/:id/_history/:vid", notAllowed)
+	g.DELETE("/:type/:id/_history/:vid", notAllowed)
+	g.POST("/:type/:id/_history/:vid", notAllowed)
 	g.GET("/:type/:id/:op", s.handleInstanceOperation)
 	g.POST("/:type/:id/:op", s.handleInstanceOperation)
 	return e
@@ -69,12 +87,24 @@ func requestID(ctx context.Context) string {
 	return id
 }
 
-// notAllowed answers 405: PATCH is not supported (yet); see the README.
+// notAllowed answers 405 for a method the endpoint does not take (PATCH
+// is not supported; see the README).
 func notAllowed(c echo.Context) error {
-	if c.Param("id") != "" {
-		c.Response().Header().Set("Allow", "GET, PUT, DELETE")
-	} else {
-		c.Response().Header().Set("Allow", "GET, POST, PUT, DELETE")
-	}
 	return echo.ErrMethodNotAllowed
+}
+
+// validRequestID is what a client-sent X-Request-Id must look like to be
+// kept: it goes into every log line of the request.
+var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// dropBadRequestID removes a client X-Request-Id that is too long or holds
+// other characters, so the server makes its own.
+func dropBadRequestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Request().Header
+		if id := h.Get(echo.HeaderXRequestID); id != "" && !validRequestID.MatchString(id) {
+			h.Del(echo.HeaderXRequestID)
+		}
+		return next(c)
+	}
 }

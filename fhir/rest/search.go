@@ -22,14 +22,42 @@ func (s *Server) handleSearch(c echo.Context) error {
 	if strings.HasPrefix(typ, "$") {
 		return s.operation(c, "", "", typ)
 	}
-	return s.search(c, typ, c.QueryParams())
+	params, err := queryParams(c)
+	if err != nil {
+		return err
+	}
+	return s.search(c, typ, params)
+}
+
+// queryParams parses the query string, refusing one that does not parse
+// (echo's QueryParams drops the broken pairs silently, which would widen a
+// search).
+func queryParams(c echo.Context) (url.Values, error) {
+	params, err := url.ParseQuery(c.QueryString())
+	if err != nil {
+		return nil, badRequest("", "the query string is not valid: a %% escape or a ';' is malformed")
+	}
+	return params, nil
+}
+
+// handleSearchGet serves GET [base]/[type]/_search, the same as a search
+// on the type.
+func (s *Server) handleSearchGet(c echo.Context) error {
+	params, err := queryParams(c)
+	if err != nil {
+		return err
+	}
+	return s.search(c, c.Param("type"), params)
 }
 
 // handleSearchPost serves POST [base]/[type]/_search with the parameters
 // form-encoded in the body, alone or together with the URL's.
 func (s *Server) handleSearchPost(c echo.Context) error {
 	typ := c.Param("type")
-	params := c.QueryParams()
+	params, err := queryParams(c)
+	if err != nil {
+		return err
+	}
 	ct := c.Request().Header.Get(echo.HeaderContentType)
 	if c.Request().ContentLength != 0 {
 		if !strings.HasPrefix(ct, echo.MIMEApplicationForm) {
@@ -122,13 +150,11 @@ func (s *Server) searchBundle(ctx context.Context, typ string, params url.Values
 // were applied (ignored ones dropped, so the link states what was done),
 // in a stable order, with _count and _offset.
 func (s *Server) pageURL(typ string, params url.Values, q *search.Query, offset int) string {
-	ignored := make(map[string]bool, len(q.Ignored))
-	for _, name := range q.Ignored {
-		ignored[name] = true
-	}
 	keep := url.Values{}
 	for k, vs := range params {
-		if ignored[k] || k == "_count" || k == "_offset" || k == "_format" || k == "_pretty" {
+		code, _, _ := strings.Cut(k, ":")
+		applied := k == "_total" || k == "_summary" || s.reg.Lookup(typ, code) != nil
+		if !applied {
 			continue
 		}
 		keep[k] = append([]string(nil), vs...)

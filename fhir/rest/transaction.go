@@ -56,6 +56,12 @@ func (s *Server) transaction(ctx context.Context, entries []inEntry, minimal boo
 			if err != nil {
 				return nil, entryError(i, err)
 			}
+			if bytes.Contains(body, []byte(`"urn:uuid:`)) || bytes.Contains(body, []byte(`"urn:oid:`)) {
+				if ref := danglingURN(body); ref != "" {
+					return nil, entryError(i, badRequest("resource",
+						"a reference names a urn that is not the fullUrl of any entry of the transaction"))
+				}
+			}
 			p, err := s.planTransactionEntry(ctx, e, targets[i], ids[i], body)
 			if err != nil {
 				return nil, entryError(i, err)
@@ -124,7 +130,11 @@ func (s *Server) resolveID(ctx context.Context, e inEntry, t target) (string, er
 		}
 		switch len(matches) {
 		case 0:
-			if id, err := idInBody(e.Resource); err == nil && id != "" {
+			id, err := idInBody(e.Resource)
+			if err != nil {
+				return "", err
+			}
+			if id != "" {
 				return id, nil
 			}
 			return newID(), nil
@@ -234,6 +244,40 @@ func replaceRefs(v any, refs map[string]string) bool {
 		}
 	}
 	return changed
+}
+
+// danglingURN returns a reference.reference that is still a urn after the
+// rewrite: it names no entry of the transaction.
+func danglingURN(body []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var v any
+	if dec.Decode(&v) != nil {
+		return ""
+	}
+	var find func(any) string
+	find = func(v any) string {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, val := range x {
+				if s, ok := val.(string); ok && k == "reference" &&
+					(strings.HasPrefix(s, "urn:uuid:") || strings.HasPrefix(s, "urn:oid:")) {
+					return s
+				}
+				if r := find(val); r != "" {
+					return r
+				}
+			}
+		case []any:
+			for _, val := range x {
+				if r := find(val); r != "" {
+					return r
+				}
+			}
+		}
+		return ""
+	}
+	return find(v)
 }
 
 // withID sets the id of a resource body (a conditional update without one).

@@ -30,6 +30,13 @@ func (s *Server) handleUpdate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if c.Request().Header.Get("If-None-Match") == "*" {
+		// Create only (RFC 9110 §13.1.2): the resource must not exist.
+		if p.write == nil || (p.write.Prev != 0 && p.status != http.StatusCreated) {
+			return preconditionFailed("If-None-Match: * and the resource exists")
+		}
+		p.ifMatch = true // a racing create is a 412 too, not a retry
+	}
 	if p, err = s.commit(ctx, p); err != nil {
 		return err
 	}
@@ -105,7 +112,13 @@ func (s *Server) planUpdate(ctx context.Context, typ, id string, body []byte, if
 	if cur != nil {
 		prev = cur.Version
 	}
-	if ifMatch != "" {
+	switch {
+	case ifMatch == "*":
+		// Any current version (RFC 9110 §13.1.1): the resource must exist.
+		if cur == nil || cur.Deleted {
+			return nil, preconditionFailed("If-Match: * and the resource does not exist")
+		}
+	case ifMatch != "":
 		want, ok := parseETag(ifMatch)
 		if !ok {
 			return nil, badRequest("", "If-Match must be an ETag such as W/\"3\"")

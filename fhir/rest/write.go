@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"net/http"
 	"net/url"
 	"strings"
@@ -96,6 +97,10 @@ func unchanged(r *resource.Resource, cur *store.Record) bool {
 	return err == nil && bytes.Equal(b, cur.Body)
 }
 
+// maxRetries bounds how often a write without If-Match is planned again
+// after losing a race; the backoff doubles each time (about 0.3 s in all).
+const maxRetries = 6
+
 // commit stores a planned write. A conflict is retried a few times when
 // the client did not name a version; with If-Match it is a 412.
 func (s *Server) commit(ctx context.Context, p *plan) (*plan, error) {
@@ -113,8 +118,14 @@ func (s *Server) commit(ctx context.Context, p *plan) (*plan, error) {
 		if p.ifMatch {
 			return nil, preconditionFailed("the version in If-Match is no longer the current one")
 		}
-		if p.retry == nil || attempt == 4 {
+		if p.retry == nil || attempt == maxRetries {
 			return nil, err
+		}
+		// Back off a little, at random, so that racing writers spread out.
+		select {
+		case <-time.After(time.Duration(1+mrand.IntN(5<<attempt)) * time.Millisecond):
+		case <-ctx.Done():
+			return nil, ctx.Err()
 		}
 		if p, err = p.retry(ctx); err != nil {
 			return nil, err
@@ -169,7 +180,12 @@ func (s *Server) matchOne(ctx context.Context, typ, query string, header string)
 	if err != nil {
 		return nil, err
 	}
-	q.Offset, q.Count = 0, 2
+	if len(q.Clauses) == 0 {
+		// _count, _total and the like select nothing: the match would be
+		// every resource of the type.
+		return nil, badRequest("", "%s needs at least one search parameter that selects resources", header)
+	}
+	q.Offset, q.Count, q.SummaryCount = 0, 2, false
 	recs, _, err := s.store.Search(ctx, q)
 	return recs, err
 }

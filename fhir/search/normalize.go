@@ -246,7 +246,24 @@ func (f *Field) addText(s string) {
 
 // appendUnique appends s unless list holds it. Fields are short, so a scan
 // beats a map.
+// Bounds on what one resource puts in the index of one parameter, so that
+// the index of a large resource stays small next to its body and the work
+// of building it linear. A value is cut to maxKeyLen bytes (a prefix, which
+// string search still finds; an exact or token match on a longer value does
+// not); values past maxKeys are left out of the index.
+const (
+	maxKeyLen = 256
+	maxKeys   = 512
+)
+
+// appendUnique adds s to list unless it is there, within the bounds above.
 func appendUnique(list []string, s string) []string {
+	if len(s) > maxKeyLen {
+		s = strings.ToValidUTF8(s[:maxKeyLen], "")
+	}
+	if len(list) >= maxKeys {
+		return list
+	}
 	for _, e := range list {
 		if e == s {
 			return list
@@ -256,6 +273,9 @@ func appendUnique(list []string, s string) []string {
 }
 
 func appendRange(list []Range, r Range) []Range {
+	if len(list) >= maxKeys {
+		return list
+	}
 	for _, e := range list {
 		if e.Lo.Equal(r.Lo) && e.Hi.Equal(r.Hi) {
 			return list

@@ -107,6 +107,10 @@ func (r *Registry) Parse(
 			return nil, err
 		}
 		q.Clauses = append(q.Clauses, clauses...)
+		if len(q.Clauses) > MaxClauses {
+			return nil, resource.Errorf(http.StatusBadRequest, resource.IssueTooCostly, "",
+				"The query has more than %d search parameters.", MaxClauses)
+		}
 	}
 
 	if q.SummaryCount {
@@ -163,12 +167,17 @@ func (q *Query) setResultParam(code, v string, opts ParseOptions) error {
 }
 
 // ignore records an unsupported parameter, or rejects it when strict.
+// maxIgnored bounds how many ignored parameters a result reports.
+const maxIgnored = 20
+
 func (q *Query) ignore(name string, strict bool) error {
 	if strict {
 		return notSupported(shortName(name), "The parameter %s is not supported for %s.",
 			quoteName(name), q.Type)
 	}
-	q.Ignored = append(q.Ignored, name)
+	if len(q.Ignored) < maxIgnored {
+		q.Ignored = append(q.Ignored, shortName(name))
+	}
 	return nil
 }
 

@@ -1,8 +1,11 @@
 package search
 
 import (
+	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/fhirbill/fhirbill/fhir/resource"
 )
 
 // parseClauses parses the values of one parameter name ("code" or
@@ -25,6 +28,9 @@ func parseClauses(
 		if raw == "" {
 			return nil, badValue(p, "The %s parameter has an empty value.")
 		}
+		if strings.ContainsFunc(raw, isControl) {
+			return nil, badValue(p, "The %s parameter has a control character in its value.")
+		}
 		c := Clause{Param: p, Modifier: mod}
 
 		if mod == ModifierMissing {
@@ -39,7 +45,12 @@ func parseClauses(
 			continue
 		}
 
-		for _, part := range splitEscaped(raw, ',') {
+		parts := splitEscaped(raw, ',')
+		if len(parts) > MaxValues {
+			return nil, resource.Errorf(http.StatusBadRequest, resource.IssueTooCostly, p.Code,
+				"The %s parameter lists more than %d values.", p.Code, MaxValues)
+		}
+		for _, part := range parts {
 			if part == "" {
 				return nil, badValue(p, "The %s parameter has an empty value in its list.")
 			}
@@ -163,6 +174,18 @@ func unsupportedValue(p *Param, format string) error {
 }
 
 func isLower(c byte) bool { return 'a' <= c && c <= 'z' }
+
+// isControl reports the characters no search value may hold: C0 controls
+// (NUL cannot even be sent to MongoDB in a pattern) and DEL.
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+// MaxValues bounds the values of one parameter (comma-separated, ORed) and
+// MaxClauses the parameters of one query, so that one request cannot ask
+// for an unbounded amount of work.
+const (
+	MaxValues  = 500
+	MaxClauses = 100
+)
 
 // splitEscaped splits s at each sep not escaped by a backslash
 // (https://hl7.org/fhir/R4/search.html#escaping). The parts keep their
