@@ -37,6 +37,8 @@ type Write struct {
 
 // Page selects a slice of a history.
 type Page struct {
+	// Count is the most versions to return: 0 returns none, only the
+	// total, as FHIR's _count=0 asks.
 	Count  int
 	Offset int
 	// Since, when not zero, keeps only versions updated at or after it

@@ -3,7 +3,9 @@ package store
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -18,17 +20,21 @@ import (
 //
 // Current version, in the collection named after the resource type:
 //
-//	{_id: id, v, ts, del, b: gzip(body), s: {<code>: {k, x, r: [{lo, hi}]}}}
+//	{_id: id, v, ts, del, b: gzip(body), s: {<code>: {k, x, r: [{lo, hi}]}}, m, j}
 //
 // History, in "<Type>_history", one document per version:
 //
-//	{_id: "<id>/<v>", id, v, ts, del, b, s, j, m}
+//	{_id: "<id>/<v>", id, v, ts, del, b, s, m, j, pj, w}
 //
 // A deleted version has del true and neither b nor s. The history keeps s
 // so that a version whose writer stopped between its two steps can be
-// rolled forward into the current document (see [Store.Put]); j names the
-// journal of the group that wrote it, if any (see [Store.PutAll]); m is the
-// HTTP method that made the version, for history Bundles.
+// rolled forward into the current document (see [Store.Put]); m is the
+// HTTP method that made the version, for history Bundles. j names the
+// journal of the group that wrote the version, if any, in both places: a
+// version is pending while that journal exists (see [Store.PutAll]). pj is
+// the j of the current document the version was written over, which a
+// roll-forward compares, and w a random id of the write, so that a
+// version is withdrawn or undone only by who checked it.
 type doc struct {
 	Key string       `bson:"_id"`
 	ID  string       `bson:"id,omitempty"`
@@ -38,6 +44,8 @@ type doc struct {
 	B   []byte       `bson:"b,omitempty"`
 	S   search.Index `bson:"s,omitempty"`
 	J   string       `bson:"j,omitempty"`
+	PJ  string       `bson:"pj,omitempty"`
+	W   string       `bson:"w,omitempty"`
 	M   string       `bson:"m,omitempty"`
 }
 
@@ -49,9 +57,10 @@ func historyKey(id string, v int64) string {
 	return id + "/" + strconv.FormatInt(v, 10)
 }
 
-// newDoc builds the current document of a record.
-func newDoc(r *Record) (*doc, error) {
-	d := &doc{Key: r.ID, V: r.Version, TS: r.Updated.UTC(), Del: r.Deleted, M: r.Method}
+// newDoc builds the current document of a record written by the group
+// with the given journal ("" for none).
+func newDoc(r *Record, journal string) (*doc, error) {
+	d := &doc{Key: r.ID, V: r.Version, TS: r.Updated.UTC(), Del: r.Deleted, M: r.Method, J: journal}
 	if r.Deleted {
 		return d, nil
 	}
@@ -66,18 +75,28 @@ func newDoc(r *Record) (*doc, error) {
 	return d, nil
 }
 
-// history returns the history document of a current document.
-func (d *doc) history(journal string) *doc {
+// history returns the history document of a current document written over
+// a current document whose j was pj, with a new write id.
+func (d *doc) history(pj string) *doc {
 	h := *d
-	h.Key, h.ID, h.J = historyKey(d.Key, d.V), d.Key, journal
+	h.Key, h.ID, h.PJ, h.W = historyKey(d.Key, d.V), d.Key, pj, newID(8)
 	return &h
 }
 
-// current returns the current document of a history document.
+// current returns the current document of a history document. It keeps
+// j: a version restored or rolled forward stays pending as long as its
+// group.
 func (d *doc) current() *doc {
 	c := *d
-	c.Key, c.ID, c.J = d.ID, "", ""
+	c.Key, c.ID, c.PJ, c.W = d.ID, "", "", ""
 	return &c
+}
+
+// newID returns n random bytes in hex.
+func newID(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // record decodes a document of resource type typ.

@@ -6,23 +6,34 @@ import (
 	"strings"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // WriteHistory runs only step 1 of a write, as a writer that stopped
 // before step 2 would leave it; journal marks it as part of a group.
 func (s *Store) WriteHistory(ctx context.Context, w Write, journal string) error {
+	cur, err := s.state(ctx, w.Record.Type, w.Record.ID)
+	if err != nil {
+		return err
+	}
+	return s.WriteOrphan(ctx, w, journal, cur.J)
+}
+
+// WriteOrphan is WriteHistory for a writer that checked a current
+// document whose j was pj.
+func (s *Store) WriteOrphan(ctx context.Context, w Write, journal, pj string) error {
 	if err := checkWrite(w); err != nil {
 		return err
 	}
 	if err := s.ensure(ctx, w.Record.Type, w.Record.Type+historySuffix); err != nil {
 		return err
 	}
-	d, err := newDoc(w.Record)
+	d, err := newDoc(w.Record, journal)
 	if err != nil {
 		return err
 	}
-	_, err = s.db.Collection(w.Record.Type+historySuffix).InsertOne(ctx, d.history(journal))
+	_, err = s.db.Collection(w.Record.Type+historySuffix).InsertOne(ctx, d.history(pj))
 	return err
 }
 
@@ -34,23 +45,61 @@ func (s *Store) PutInGroup(ctx context.Context, w Write, journal string) error {
 // WriteJournal records a group as PutAll does before its first write, with
 // the given creation time, and returns its id.
 func (s *Store) WriteJournal(ctx context.Context, ws []Write, created time.Time) (string, error) {
-	j := journal{ID: newJournalID(), Created: created.UTC()}
+	id := newID(12)
+	return id, s.InsertJournal(ctx, id, ws, created)
+}
+
+// InsertJournal is WriteJournal with a given id.
+func (s *Store) InsertJournal(ctx context.Context, id string, ws []Write, created time.Time) error {
+	j := journal{ID: id, Created: created.UTC()}
 	for _, w := range ws {
 		r := w.Record
 		j.Writes = append(j.Writes,
 			journalWrite{Type: r.Type, ID: r.ID, V: r.Version, Prev: w.Prev})
 	}
+	return s.InsertRawJournal(ctx, &j)
+}
+
+// InsertRawJournal inserts any document into the journal collection.
+func (s *Store) InsertRawJournal(ctx context.Context, j any) error {
 	if err := s.ensure(ctx, journalCollection); err != nil {
-		return "", err
+		return err
 	}
-	_, err := s.db.Collection(journalCollection).InsertOne(ctx, &j)
-	return j.ID, err
+	_, err := s.db.Collection(journalCollection).InsertOne(ctx, j)
+	return err
+}
+
+// DeleteJournal deletes a journal, as a group's commit does.
+func (s *Store) DeleteJournal(ctx context.Context, id string) error {
+	_, err := s.db.Collection(journalCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
+	return err
+}
+
+// DeleteVersion deletes one version from the history, as damage would.
+func (s *Store) DeleteVersion(ctx context.Context, typ, id string, v int64) error {
+	_, err := s.db.Collection(typ+historySuffix).DeleteOne(ctx,
+		bson.D{{Key: "_id", Value: historyKey(id, v)}})
+	return err
 }
 
 // Journals returns the number of groups in progress.
 func (s *Store) Journals(ctx context.Context) (int64, error) {
 	return s.db.Collection(journalCollection).CountDocuments(ctx, map[string]any{})
 }
+
+// FailedJournals returns the number of journals set aside.
+func (s *Store) FailedJournals(ctx context.Context) (int64, error) {
+	return s.db.Collection(failedCollection).CountDocuments(ctx, map[string]any{})
+}
+
+// CurrentJournal returns the j of the current document of a resource.
+func (s *Store) CurrentJournal(ctx context.Context, typ, id string) (string, error) {
+	st, err := s.state(ctx, typ, id)
+	return st.J, err
+}
+
+// IsTooLarge is isTooLarge.
+var IsTooLarge = isTooLarge
 
 // BulkLoad stores first versions of new resources of one type, in batches,
 // without the checks of Put. Benchmarks use it to load data fast.
@@ -62,7 +111,7 @@ func (s *Store) BulkLoad(ctx context.Context, typ string, recs []*Record) error 
 	for i := 0; i < len(recs); i += batch {
 		var cur, hist []any
 		for _, r := range recs[i:min(i+batch, len(recs))] {
-			d, err := newDoc(r)
+			d, err := newDoc(r, "")
 			if err != nil {
 				return err
 			}

@@ -47,8 +47,10 @@ func (s *Store) ReadVersion(ctx context.Context, typ, id string, version int64) 
 // History returns one page of the versions of a resource, or of every
 // resource of a type when id is "", newest first (last updated descending,
 // then id, then version descending), with deleted versions as records with
-// Deleted set, and the number of versions in all pages. p.Count 0 means no
-// limit. An unknown id gives an empty history.
+// Deleted set, and the number of versions in all pages. p.Count is the
+// most versions returned: 0 returns none, only the number (_count=0). An
+// unknown id gives an empty history. Versions of groups still in progress
+// are included (see [Store.PutAll]).
 func (s *Store) History(ctx context.Context, typ, id string, p Page) ([]*Record, int, error) {
 	filter := bson.D{}
 	if id != "" {
@@ -64,17 +66,15 @@ func (s *Store) History(ctx context.Context, typ, id string, p Page) ([]*Record,
 	if err != nil {
 		return nil, 0, fmt.Errorf("history %s: %w", typ, err)
 	}
-	if total == 0 || p.Offset >= int(total) {
+	if total == 0 || p.Count <= 0 || p.Offset >= int(total) {
 		return nil, int(total), nil
 	}
 
 	opts := options.Find().
 		SetSort(bson.D{{Key: "ts", Value: -1}, {Key: "id", Value: 1}, {Key: "v", Value: -1}}).
 		SetProjection(noIndex).
-		SetSkip(int64(max(p.Offset, 0)))
-	if p.Count > 0 {
-		opts.SetLimit(int64(p.Count))
-	}
+		SetSkip(int64(max(p.Offset, 0))).
+		SetLimit(int64(p.Count))
 	cur, err := c.Find(ctx, filter, opts)
 	if err != nil {
 		return nil, 0, fmt.Errorf("history %s: %w", typ, err)

@@ -20,8 +20,9 @@ import (
 // DefaultDatabase is the database used when [Config.Database] is empty.
 const DefaultDatabase = "fhirbill"
 
-// recoverAge is how old a journal must be before Open rolls it back: a
-// younger one may belong to a group another replica is still writing.
+// recoverAge is how old a journal must be before it is rolled back as
+// abandoned: a younger one may belong to a group another replica is still
+// writing. It is above groupTimeout+undoTimeout (see group.go).
 const recoverAge = 2 * time.Minute
 
 // Config says where the store keeps its data.
@@ -64,11 +65,16 @@ type Store struct {
 	// locks serialize compare-and-swap steps per resource on FerretDB,
 	// which reads and then writes an update in two steps.
 	locks [64]sync.Mutex
+
+	recovering map[string]bool // journals being rolled back as abandoned, under mu
 }
 
 // Open connects to the database cfg names, starting an embedded FerretDB
 // first when cfg.URI is empty, and rolls back the groups of writes that
-// were left unfinished more than two minutes ago (see [Store.PutAll]).
+// were left unfinished (see [Store.PutAll]): on MongoDB those older than
+// two minutes, on the embedded store, which one process uses at a time,
+// all of them. A failure to roll back is logged, never fatal: the groups
+// concerned stay pending for a later attempt.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.Database == "" {
 		cfg.Database = DefaultDatabase
@@ -77,7 +83,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Store{log: log, ensured: map[string]bool{}}
+	s := &Store{log: log, ensured: map[string]bool{}, recovering: map[string]bool{}}
 
 	uri := cfg.URI
 	if uri == "" {
@@ -109,10 +115,13 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			return nil, fmt.Errorf("open store: %w", err)
 		}
 	}
-	n, err := s.Recover(ctx, recoverAge)
+	age := recoverAge
+	if s.Embedded() {
+		age = 0
+	}
+	n, err := s.Recover(ctx, age)
 	if err != nil {
-		_ = s.Close(context.WithoutCancel(ctx))
-		return nil, fmt.Errorf("open store: %w", err)
+		log.ErrorContext(ctx, "recover groups failed", slog.Any("err", err))
 	}
 
 	log.InfoContext(ctx, "store opened",

@@ -168,17 +168,20 @@ func TestStore_History(t *testing.T) {
 		want      []string
 		wantTotal int
 	}{
-		{name: "Instance", id: "a", want: []string{"a/3-", "a/2", "a/1"}, wantTotal: 3},
+		{name: "Instance", id: "a", page: store.Page{Count: 10}, want: []string{"a/3-", "a/2", "a/1"}, wantTotal: 3},
 		{name: "InstancePage", id: "a", page: store.Page{Count: 1, Offset: 1},
 			want: []string{"a/2"}, wantTotal: 3},
-		{name: "Type", want: []string{"a/3-", "a/2", "b/2", "a/1", "b/1"}, wantTotal: 5},
+		{name: "Type", page: store.Page{Count: 10}, want: []string{"a/3-", "a/2", "b/2", "a/1", "b/1"}, wantTotal: 5},
 		{name: "TypePage", page: store.Page{Count: 2, Offset: 2}, want: []string{"b/2", "a/1"}, wantTotal: 5},
 		{name: "TypePastEnd", page: store.Page{Count: 2, Offset: 5}, want: []string{}, wantTotal: 5},
-		{name: "Since", page: store.Page{Since: t0.Add(2 * time.Minute)},
+		{name: "Since", page: store.Page{Count: 10, Since: t0.Add(2 * time.Minute)},
 			want: []string{"a/3-", "a/2", "b/2"}, wantTotal: 3},
-		{name: "InstanceSince", id: "b", page: store.Page{Since: t0.Add(2 * time.Minute)},
+		{name: "InstanceSince", id: "b", page: store.Page{Count: 10, Since: t0.Add(2 * time.Minute)},
 			want: []string{"b/2"}, wantTotal: 1},
-		{name: "Unknown", id: "zz", want: []string{}, wantTotal: 0},
+		{name: "Unknown", id: "zz", page: store.Page{Count: 10}, want: []string{}, wantTotal: 0},
+		// _count=0 asks for the total only.
+		{name: "CountZero", want: []string{}, wantTotal: 5},
+		{name: "InstanceCountZero", id: "a", page: store.Page{Offset: 1}, want: []string{}, wantTotal: 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -228,7 +231,7 @@ func TestStore_Conflicts(t *testing.T) {
 	// None of them left a trace: the next real versions go through.
 	mustPut(t, s, rec("Claim", "c1", 3, nil), 2)
 	mustPut(t, s, rec("Claim", "gone", 3, nil), 2)
-	got, total, err := s.History(ctx, "Claim", "c1", store.Page{})
+	got, total, err := s.History(ctx, "Claim", "c1", store.Page{Count: 10})
 	if err != nil || total != 3 || !slices.Equal(versions(got), []string{"c1/3", "c1/2", "c1/1"}) {
 		t.Errorf("History: got %v (total %d, %v), want c1/3 c1/2 c1/1", versions(got), total, err)
 	}

@@ -19,7 +19,7 @@ import (
 func checkHistory(t *testing.T, s *store.Store, typ, id string, want int64) {
 	t.Helper()
 	ctx := context.Background()
-	got, total, err := s.History(ctx, typ, id, store.Page{})
+	got, total, err := s.History(ctx, typ, id, store.Page{Count: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,7 +261,7 @@ func TestStore_Recover(t *testing.T) {
 	checkHistory(t, s, "Claim", "c2", 3)
 }
 
-func TestStore_RecoverKeepsLaterWrites(t *testing.T) {
+func TestStore_RecoverKeepsWrittenOver(t *testing.T) {
 	ctx := context.Background()
 	s := storetest.New(t)
 	ws := groupFixture(t, s)
@@ -272,10 +272,18 @@ func TestStore_RecoverKeepsLaterWrites(t *testing.T) {
 	if err := s.PutInGroup(ctx, ws[0], id); err != nil {
 		t.Fatal(err)
 	}
-	// Someone wrote version 4 on top of the group's version 3: undoing it
-	// would lose that write, so it stays.
+	// The group committed, and version 4 was written on top of its version 3.
+	if err := s.DeleteJournal(ctx, id); err != nil {
+		t.Fatal(err)
+	}
 	mustPut(t, s, rec("Claim", "c1", 4, nil), 3)
 
+	// Its journal turns up again (a damaged or restored database): undoing
+	// version 3 would lose version 4, so it stays, and the journal is set
+	// aside rather than retried.
+	if err := s.InsertJournal(ctx, id, ws[:1], time.Now().Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
 	if n, err := s.Recover(ctx, 0); err != nil || n != 1 {
 		t.Fatalf("Recover: got %d, %v, want 1 group", n, err)
 	}
@@ -283,4 +291,18 @@ func TestStore_RecoverKeepsLaterWrites(t *testing.T) {
 		t.Errorf("Read: got %v, %v, want version 4", got, err)
 	}
 	checkHistory(t, s, "Claim", "c1", 4)
+	checkJournals(t, s, 0, 1)
+}
+
+// checkJournals fails the test unless there are that many journals in
+// progress and set aside.
+func checkJournals(t *testing.T, s *store.Store, pending, failed int64) {
+	t.Helper()
+	ctx := context.Background()
+	if n, err := s.Journals(ctx); err != nil || n != pending {
+		t.Errorf("journals: got %d, %v, want %d", n, err, pending)
+	}
+	if n, err := s.FailedJournals(ctx); err != nil || n != failed {
+		t.Errorf("journals set aside: got %d, %v, want %d", n, err, failed)
+	}
 }
