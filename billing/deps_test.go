@@ -8,7 +8,7 @@ import (
 
 // TestDependencies enforces the import rule of DESIGN.md and STYLE.md §1:
 // billing and its subpackages reach no HTTP server, Echo, MongoDB driver,
-// fhir/store or fhir/rest.
+// fhir/store or fhir/rest, and imports no net/http.
 func TestDependencies(t *testing.T) {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
@@ -25,7 +25,17 @@ func TestDependencies(t *testing.T) {
 		"go.mongodb.org/mongo-driver",
 		"github.com/fhirbill/fhirbill/fhir/store",
 		"github.com/fhirbill/fhirbill/fhir/rest",
-		"net/http",
+	}
+	// fhir/resource names HTTP statuses from net/http; billing itself
+	// must not speak HTTP.
+	direct, err := exec.Command(goBin, "list", "-f", `{{join .Imports "\n"}}`, "./...").Output()
+	if err != nil {
+		t.Fatalf("go list -f imports ./...: %v", err)
+	}
+	for _, pkg := range strings.Fields(string(direct)) {
+		if pkg == "net/http" || strings.HasPrefix(pkg, "net/http/") {
+			t.Errorf("billing imports %s", pkg)
+		}
 	}
 	for _, pkg := range strings.Fields(string(out)) {
 		for _, f := range forbidden {

@@ -1,17 +1,62 @@
-// Package billing is the billing domain of fhirbill: it turns priced
-// services into what each party owes.
+// Package billing is the billing domain of fhirbill: it turns a finished
+// Encounter into priced ChargeItems and an itemized Invoice.
 //
-// This package owns the money helpers ([ParseMoney], [RoundCent], [Sum])
-// and cost sharing ([ApplyCostSharing]: deductible, copay, coinsurance and
-// the out-of-pocket limit of a plan year). Fee schedule pricing lives in
-// the subpackage [github.com/fhirbill/fhirbill/billing/pfs].
+// # The job
+//
+// [Biller.Bill] reads the Encounter and what points at it, then:
+//
+//   - capture: a line for the visit (coded from Encounter.type, else
+//     serviceType) and one per completed Procedure whose encounter is it.
+//     CPT and HCPCS codes are used as they are; other systems go through
+//     the stored ConceptMaps ([Biller.Translate]). Diagnoses come from
+//     Encounter.diagnosis in rank order, then billing-role ones, then the
+//     Encounter's other Conditions, each coded in ICD-10-CM the same way.
+//     Modifiers travel in the [ExtModifier] extension.
+//   - gross charge: the provider's price list, ChargeItemDefinitions with a
+//     code and no payer context; the one for the code and modifiers, else
+//     the code alone, in effect on the date of service.
+//   - allowed amount: the payer named by the patient's Coverage has a
+//     contract, a ChargeItemDefinition without code whose useContext
+//     "program" references the payer Organization, with an [ExtAllowedRule]
+//     extension: medicare-pfs (the Medicare Physician Fee Schedule amount
+//     times the factor of its base price component), fee-list (only the
+//     payer's own code-specific ChargeItemDefinitions price) or billed (the
+//     gross charge). A code-specific ChargeItemDefinition of the payer
+//     always wins. No Coverage is self-pay: allowed = gross. The allowed
+//     amount never exceeds the gross charge.
+//   - cost sharing ([ApplyCostSharing]) from Coverage.costToBeneficiary,
+//     with the plan year's deductible and out-of-pocket totals kept in an
+//     accumulator Account (one [ExtAccumulator] entry per Invoice).
+//   - assembly: the ChargeItems, one Invoice for the patient and the
+//     Account, stored in one [Records.Commit].
+//
+// Every priced ChargeItem carries its trail ([ExtPricingTrail]): schedule,
+// year, locality, rule and arithmetic, so that a reader can redo the sum.
+// A service that cannot be coded or priced is kept as a not-billable
+// ChargeItem with the reason, never dropped.
+//
+// # Identity and idempotency
+//
+// Ids derive from natural keys: the Invoice of Encounter e is "e-patient"
+// (then "e-patient-r2", ... after a cancellation), ChargeItems hash the
+// Encounter, the line's source, code and modifiers, the Account names the
+// Coverage and the plan year's start. So billing again is a handful of
+// reads by id and a few searches, the
+// same inputs give byte-identical resources and store nothing, and a
+// change of the inputs updates the draft in place. An issued or balanced
+// Invoice is never rewritten: it changes only by [Biller.SetInvoiceStatus].
+// Two Encounters billed at once race on the Account's version; the loser
+// computes again, so a deductible dollar is spent once.
+//
+// # Money
 //
 // Money is always [decimal.Decimal], never float64. Each line's amounts are
 // rounded half up to the cent once, and totals are sums of rounded lines, so
-// the numbers on an Invoice add up (DESIGN.md, "Invoice semantics").
+// the numbers on an Invoice add up (DESIGN.md, "Invoice semantics"). One
+// currency per Biller; an amount in another is refused with a 400.
 //
-// billing is pure domain code: it takes values and returns values. It must
-// not import HTTP, Echo, the MongoDB driver, fhir/store or fhir/rest; what
-// it needs from storage it states as small interfaces that cmd/fhirbill
+// billing is pure domain code: it must not import HTTP, Echo, the MongoDB
+// driver, fhir/store or fhir/rest. What it needs from storage it states as
+// small interfaces ([Records], [FeeSchedules]) that cmd/fhirbill
 // implements. A test enforces the import rule.
 package billing

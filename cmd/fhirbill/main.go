@@ -3,6 +3,7 @@
 // Usage:
 //
 //	fhirbill serve [flags]
+//	fhirbill import pfs --year 2025 --dir DIR
 //
 // Every flag has an environment variable; `fhirbill serve --help` lists
 // them. Only this package reads flags and the environment.
@@ -26,7 +27,13 @@ var version = "dev"
 // cli is the command line: one struct gives each flag its default, help
 // and environment variable.
 type cli struct {
-	Serve serveCmd `cmd:"" help:"Run the FHIR server."`
+	Serve  serveCmd  `cmd:"" help:"Run the FHIR server."`
+	Import importCmd `cmd:"" help:"Load reference data into the store."`
+}
+
+// importCmd groups the import subcommands.
+type importCmd struct {
+	PFS importPFSCmd `cmd:"" name:"pfs" help:"Load a year of the CMS Medicare Physician Fee Schedule (PPRRVU, GPCI and county files)."`
 }
 
 func main() {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"time"
 
 	"github.com/fhirbill/fhirbill/fhir/rest"
@@ -17,16 +18,30 @@ import (
 	"github.com/fhirbill/fhirbill/profiles"
 )
 
+// storeFlags choose the store and the log level; every command that opens
+// the store takes them.
+type storeFlags struct {
+	MongoDBURI string `name:"mongodb-uri" env:"MONGODB_URI" help:"MongoDB URI; empty runs the embedded store (FerretDB on SQLite) under --data-dir."`
+	Database   string `default:"fhirbill" env:"FHIRBILL_DATABASE" help:"Database name."`
+	DataDir    string `default:"./data" env:"FHIRBILL_DATA_DIR" help:"Directory of the embedded store's files."`
+	LogLevel   string `default:"info" enum:"debug,info,warn,error" env:"FHIRBILL_LOG_LEVEL" help:"Log level: debug, info, warn, error."`
+}
+
+func (f *storeFlags) storeConfig(logger *slog.Logger) store.Config {
+	return store.Config{URI: f.MongoDBURI, Database: f.Database, DataDir: f.DataDir, Logger: logger}
+}
+
+// currencyCode is the form of an ISO 4217 alphabetic code.
+var currencyCode = regexp.MustCompile(`^[A-Z]{3}$`)
+
 // serveCmd is `fhirbill serve`.
 type serveCmd struct {
+	storeFlags
 	Listen          string        `default:"127.0.0.1:8080" env:"FHIRBILL_LISTEN" help:"Address to listen on (host:port; :8080 for all interfaces)."`
 	BaseURL         string        `default:"" env:"FHIRBILL_BASE_URL" help:"Public base URL of the FHIR API; its path is where the API is served (default http://<listen>/fhir)."`
-	MongoDBURI      string        `name:"mongodb-uri" env:"MONGODB_URI" help:"MongoDB URI; empty runs the embedded store (FerretDB on SQLite) under --data-dir."`
-	Database        string        `default:"fhirbill" env:"FHIRBILL_DATABASE" help:"Database name."`
-	DataDir         string        `default:"./data" env:"FHIRBILL_DATA_DIR" help:"Directory of the embedded store's files."`
-	LogLevel        string        `default:"info" enum:"debug,info,warn,error" env:"FHIRBILL_LOG_LEVEL" help:"Log level: debug, info, warn, error."`
 	MaxBody         int64         `default:"16777216" env:"FHIRBILL_MAX_BODY" help:"Largest request body accepted, in bytes."`
 	ShutdownTimeout time.Duration `default:"15s" env:"FHIRBILL_SHUTDOWN_TIMEOUT" help:"How long in-flight requests may take to finish at shutdown."`
+	Currency        string        `default:"USD" env:"FHIRBILL_CURRENCY" help:"ISO 4217 code of every amount billed; input in another currency is refused."`
 }
 
 // config is the validated configuration of serve.
@@ -42,6 +57,9 @@ func (c *serveCmd) validate() error {
 	}
 	if c.MaxBody < 1024 {
 		return fmt.Errorf("--max-body must be at least 1024 bytes")
+	}
+	if !currencyCode.MatchString(c.Currency) {
+		return fmt.Errorf("--currency %q: want an ISO 4217 code such as USD", c.Currency)
 	}
 	return nil
 }
@@ -75,7 +93,7 @@ func (c *serveCmd) Run(ctx context.Context, stdout io.Writer) error {
 		base = defaultBase(ln.Addr().(*net.TCPAddr))
 	}
 
-	st, err := store.Open(ctx, store.Config{URI: c.MongoDBURI, Database: c.Database, DataDir: c.DataDir, Logger: logger})
+	st, err := store.Open(ctx, c.storeConfig(logger))
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
@@ -98,11 +116,18 @@ func (c *serveCmd) Run(ctx context.Context, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if _, err := startBilling(ctx, api, st, c.Currency, logger); err != nil {
+		return err
+	}
 	srv := &http.Server{
 		Handler:           api.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		// A client that stops sending its body is cut off; a body of the
+		// largest size still arrives in time at a few hundred kB/s.
+		ReadTimeout:  2 * time.Minute,
+		WriteTimeout: 5 * time.Minute,
+		IdleTimeout:  2 * time.Minute,
+		ErrorLog:     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	storeKind := "mongodb"
 	if st.Embedded() {

@@ -29,6 +29,7 @@ type Operation struct {
 
 // OperationRequest is one invocation.
 type OperationRequest struct {
+	Name     string     // without the "$"
 	Type, ID string     // ID empty at type or system level
 	Method   string     // GET or POST
 	Query    url.Values // the URL's parameters
@@ -81,8 +82,9 @@ func (s *Server) operation(c echo.Context, typ, id, name string) error {
 			return err
 		}
 	}
-	req := &OperationRequest{Type: typ, ID: id, Method: c.Request().Method, Query: c.QueryParams()}
-	if req.Method == http.MethodPost {
+	req := &OperationRequest{Name: op.Name, Type: typ, ID: id, Method: c.Request().Method, Query: c.QueryParams()}
+	// An operation without input parameters may be POSTed with no body.
+	if req.Method == http.MethodPost && (c.Request().ContentLength != 0 || c.Request().Header.Get(echo.HeaderContentType) != "") {
 		body, err := s.readBody(c)
 		if err != nil {
 			return err

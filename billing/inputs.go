@@ -1,0 +1,317 @@
+package billing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+	"strconv"
+
+	"github.com/fhirbill/fhirbill/fhir/resource"
+
+	cpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/codes_go_proto"
+	cipb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/charge_item_go_proto"
+	condpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/condition_go_proto"
+	covpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/coverage_go_proto"
+	encpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/encounter_go_proto"
+	invpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/invoice_go_proto"
+	locpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/location_go_proto"
+	orgpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/organization_go_proto"
+	procpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/procedure_go_proto"
+)
+
+// stored is a resource as read and its version; version 0 means it does
+// not exist (or was deleted) and res is nil.
+type stored struct {
+	res     *resource.Resource
+	version int64
+}
+
+// inputs is one snapshot of everything billing an Encounter reads.
+type inputs struct {
+	encID   string
+	enc     *encpb.Encounter
+	patient string // "Patient/<id>"
+	dos     day    // the Encounter's date of service
+
+	conditions []*condpb.Condition // whose encounter is this one, by id
+	procedures []*procpb.Procedure // whose encounter is this one, by id
+
+	coverage *covpb.Coverage // nil: self-pay
+	payer    string          // "Organization/<id>"; "" for self-pay
+
+	provider    *orgpb.Organization // the billing provider
+	providerRef string
+	location    *locpb.Location // Encounter.location[0], nil when absent
+
+	invoiceID   string
+	invoice     stored
+	chargeItems map[string]stored // the Encounter's ChargeItems by id
+
+	notes []resource.Issue
+}
+
+// maxRevisions bounds the cancelled Invoices of one Encounter that billing
+// steps over to find the one to write.
+const maxRevisions = 20
+
+// load reads the Encounter and what billing needs around it.
+func (b *Biller) load(ctx context.Context, encID string) (*inputs, error) {
+	r, _, err := b.records.Read(ctx, "Encounter", encID)
+	if errors.Is(err, resource.ErrNotFound) || errors.Is(err, resource.ErrDeleted) {
+		return nil, notFound("Encounter", "Encounter/%s does not exist", encID)
+	}
+	if err != nil {
+		return nil, readError("Encounter", encID, err)
+	}
+	enc := r.Proto().(*encpb.Encounter)
+	in := &inputs{encID: encID, enc: enc}
+
+	if s := enc.GetStatus().GetValue(); s != cpb.EncounterStatusCode_FINISHED {
+		return nil, unprocessable("Encounter.status",
+			"only a finished Encounter is billed; this one is not finished")
+	}
+	in.patient = "Patient/" + refID(enc.GetSubject(), "Patient")
+	if in.patient == "Patient/" {
+		return nil, unprocessable("Encounter.subject", "the Encounter's subject must be a Patient")
+	}
+	var ok bool
+	if in.dos, ok = dayOf(enc.GetPeriod().GetStart()); !ok {
+		return nil, unprocessable("Encounter.period.start",
+			"the Encounter needs a start date: it is the date of service")
+	}
+	if err := b.mustExist(ctx, in.patient, "Encounter.subject"); err != nil {
+		return nil, err
+	}
+
+	if err := b.loadProvider(ctx, in); err != nil {
+		return nil, err
+	}
+	if err := b.loadClinical(ctx, in); err != nil {
+		return nil, err
+	}
+	if err := b.loadCoverage(ctx, in); err != nil {
+		return nil, err
+	}
+	if err := b.loadBilled(ctx, in); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+// mustExist checks that the local reference ref resolves.
+func (b *Biller) mustExist(ctx context.Context, ref, expression string) error {
+	typ, id, _ := cutRef(ref)
+	_, _, err := b.records.Read(ctx, typ, id)
+	if errors.Is(err, resource.ErrNotFound) || errors.Is(err, resource.ErrDeleted) {
+		return unprocessable(expression, "%s does not exist", ref)
+	}
+	if err != nil {
+		return readError(typ, id, err)
+	}
+	return nil
+}
+
+// loadProvider reads the billing provider (Encounter.serviceProvider) and
+// the place of service (Encounter.location[0]).
+func (b *Biller) loadProvider(ctx context.Context, in *inputs) error {
+	id := refID(in.enc.GetServiceProvider(), "Organization")
+	if id == "" {
+		return unprocessable("Encounter.serviceProvider",
+			"the Encounter needs a serviceProvider Organization: the billing provider")
+	}
+	r, _, err := b.records.Read(ctx, "Organization", id)
+	if errors.Is(err, resource.ErrNotFound) || errors.Is(err, resource.ErrDeleted) {
+		return unprocessable("Encounter.serviceProvider", "Organization/%s does not exist", id)
+	}
+	if err != nil {
+		return readError("Organization", id, err)
+	}
+	in.provider, in.providerRef = r.Proto().(*orgpb.Organization), "Organization/"+id
+
+	if locs := in.enc.GetLocation(); len(locs) > 0 {
+		if id := refID(locs[0].GetLocation(), "Location"); id != "" {
+			r, _, err := b.records.Read(ctx, "Location", id)
+			switch {
+			case err == nil:
+				in.location = r.Proto().(*locpb.Location)
+			case !errors.Is(err, resource.ErrNotFound) && !errors.Is(err, resource.ErrDeleted):
+				return readError("Location", id, err)
+			}
+		}
+	}
+	return nil
+}
+
+// loadClinical searches the Conditions and Procedures of the Encounter.
+func (b *Biller) loadClinical(ctx context.Context, in *inputs) error {
+	q := url.Values{"encounter": {"Encounter/" + in.encID}}
+	conds, err := b.records.Search(ctx, "Condition", q)
+	if err != nil {
+		return fmt.Errorf("search conditions of Encounter/%s: %w", in.encID, err)
+	}
+	for _, c := range conds {
+		in.conditions = append(in.conditions, c.Proto().(*condpb.Condition))
+	}
+	procs, err := b.records.Search(ctx, "Procedure", q)
+	if err != nil {
+		return fmt.Errorf("search procedures of Encounter/%s: %w", in.encID, err)
+	}
+	for _, p := range procs {
+		in.procedures = append(in.procedures, p.Proto().(*procpb.Procedure))
+	}
+	sort.Slice(in.conditions, func(i, j int) bool {
+		return in.conditions[i].GetId().GetValue() < in.conditions[j].GetId().GetValue()
+	})
+	sort.Slice(in.procedures, func(i, j int) bool {
+		return in.procedures[i].GetId().GetValue() < in.procedures[j].GetId().GetValue()
+	})
+	return nil
+}
+
+// loadCoverage chooses the patient's Coverage: among the active ones whose
+// period covers the date of service, the lowest order (none counts as
+// last), then the lowest id. None means self-pay.
+func (b *Biller) loadCoverage(ctx context.Context, in *inputs) error {
+	q := url.Values{"beneficiary": {in.patient}, "status": {"active"}}
+	rs, err := b.records.Search(ctx, "Coverage", q)
+	if err != nil {
+		return fmt.Errorf("search coverage of Encounter/%s: %w", in.encID, err)
+	}
+	var best *covpb.Coverage
+	for _, r := range rs {
+		c := r.Proto().(*covpb.Coverage)
+		if !covers(c.GetPeriod(), in.dos) {
+			continue
+		}
+		if best == nil || coverageBefore(c, best) {
+			best = c
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	in.coverage = best
+	for _, p := range best.GetPayor() {
+		if id := refID(p, "Organization"); id != "" {
+			in.payer = "Organization/" + id
+			return nil
+		}
+	}
+	return unprocessable("Coverage.payor",
+		"Coverage/%s needs a payor Organization to be billed", best.GetId().GetValue())
+}
+
+func coverageBefore(a, b *covpb.Coverage) bool {
+	ao, bo := a.GetOrder(), b.GetOrder()
+	switch {
+	case ao != nil && bo == nil:
+		return true
+	case ao == nil && bo != nil:
+		return false
+	case ao != nil && ao.GetValue() != bo.GetValue():
+		return ao.GetValue() < bo.GetValue()
+	}
+	return a.GetId().GetValue() < b.GetId().GetValue()
+}
+
+// loadBilled reads what an earlier billing stored: the Invoice to write
+// (the first revision that is not cancelled) and the Encounter's
+// ChargeItems.
+func (b *Biller) loadBilled(ctx context.Context, in *inputs) error {
+	base := invoiceBaseID(in.encID)
+	for rev := 1; ; rev++ {
+		id := base
+		if rev > 1 {
+			id = base + "-r" + strconv.Itoa(rev)
+		}
+		r, v, err := b.records.Read(ctx, "Invoice", id)
+		switch {
+		case errors.Is(err, resource.ErrNotFound) || errors.Is(err, resource.ErrDeleted):
+			in.invoiceID, in.invoice = id, stored{version: v}
+			if errors.Is(err, resource.ErrNotFound) {
+				in.invoice.version = 0
+			}
+		case err != nil:
+			return readError("Invoice", id, err)
+		case r.Proto().(*invpb.Invoice).GetStatus().GetValue() == cpb.InvoiceStatusCode_CANCELLED &&
+			rev < maxRevisions:
+			continue
+		default:
+			in.invoiceID, in.invoice = id, stored{res: r, version: v}
+		}
+		break
+	}
+
+	rs, err := b.records.Search(ctx, "ChargeItem", url.Values{"context": {"Encounter/" + in.encID}})
+	if err != nil {
+		return fmt.Errorf("search charge items of Encounter/%s: %w", in.encID, err)
+	}
+	in.chargeItems = make(map[string]stored, len(rs))
+	for _, r := range rs {
+		in.chargeItems[r.ID()] = stored{res: r, version: versionOf(r)}
+	}
+	return nil
+}
+
+// versionOf reads meta.versionId, which the store sets on every version.
+func versionOf(r *resource.Resource) int64 {
+	v, _ := strconv.ParseInt(r.Meta().GetVersionId().GetValue(), 10, 64)
+	return v
+}
+
+// invoiceBaseID is the id of an Encounter's Invoice to its patient:
+// "<encounter id>-patient", or a hash when that is too long. Revisions
+// after a cancellation append "-r2", "-r3"...
+func invoiceBaseID(encID string) string {
+	return readableID(encID+"-patient", 56, "inv-")
+}
+
+// frozen reports whether the Invoice is past draft: billing leaves it.
+func (in *inputs) frozen() bool {
+	if in.invoice.res == nil {
+		return false
+	}
+	s := in.invoice.res.Proto().(*invpb.Invoice).GetStatus().GetValue()
+	return s != cpb.InvoiceStatusCode_DRAFT
+}
+
+// frozen returns an issued or balanced Invoice as it is, with its
+// ChargeItems, and a note saying why nothing changed.
+func (b *Biller) frozen(_ context.Context, in *inputs) (*Result, error) {
+	inv := in.invoice.res.Proto().(*invpb.Invoice)
+	res := &Result{Invoice: in.invoice.res}
+	for _, li := range inv.GetLineItem() {
+		id := refID(li.GetChargeItem().GetReference(), "ChargeItem")
+		if s, ok := in.chargeItems[id]; ok {
+			res.ChargeItems = append(res.ChargeItems, s.res)
+		}
+	}
+	status := inv.GetStatus().GetValue().String()
+	res.Notes = append(res.Notes, resource.Issue{
+		Severity: resource.SeverityInformation, Code: resource.IssueInformational,
+		Expression: []string{"Invoice.status"},
+		Diagnostics: fmt.Sprintf("Invoice/%s is no longer a draft (%s): billing left it unchanged; "+
+			"cancel it to bill the Encounter again", in.invoiceID, codeString(status)),
+	})
+	return res, nil
+}
+
+// cutRef splits "Type/id".
+func cutRef(ref string) (typ, id string, ok bool) {
+	for i := 0; i < len(ref); i++ {
+		if ref[i] == '/' {
+			return ref[:i], ref[i+1:], true
+		}
+	}
+	return "", ref, false
+}
+
+// chargeItemOf returns the ChargeItem proto of s, or nil.
+func chargeItemOf(s stored) *cipb.ChargeItem {
+	if s.res == nil {
+		return nil
+	}
+	return s.res.Proto().(*cipb.ChargeItem)
+}

@@ -1,0 +1,191 @@
+package billing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+
+	"github.com/shopspring/decimal"
+
+	cidpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/charge_item_definition_go_proto"
+)
+
+// contract is the payer's contract as it applies to one Encounter.
+type contract struct {
+	payer    string                      // "Organization/<id>"
+	rule     *cidpb.ChargeItemDefinition // the payer's rule; nil when it has none
+	ruleCode string
+	factor   decimal.Decimal // the rule's base factor; 1 when absent
+}
+
+// price sets the gross charge and the allowed amount of every billable
+// line, marking the lines that cannot be priced not billable.
+func (b *Biller) price(ctx context.Context, in *inputs, lines []*line) error {
+	c, err := b.contractFor(ctx, in)
+	if err != nil {
+		return err
+	}
+	for _, l := range lines {
+		if !l.billable() {
+			continue
+		}
+		if err := b.grossCharge(ctx, l); err != nil {
+			return err
+		}
+		if !l.billable() {
+			continue
+		}
+		if err := b.allowedAmount(ctx, in, c, l); err != nil {
+			return err
+		}
+	}
+	if err := b.medicare(ctx, in, c, lines); err != nil {
+		return err
+	}
+
+	// The payer allows at most what the provider charges ("lesser of the
+	// actual charge or the fee schedule amount", 42 CFR 414.20(a)).
+	for _, l := range lines {
+		if l.billable() && l.allowed.GreaterThan(l.gross) {
+			l.trail = append(l.trail, fmt.Sprintf("allowed limited to the gross charge: lesser of %s and %s = %s",
+				FormatMoney(l.gross), FormatMoney(l.allowed), FormatMoney(l.gross)))
+			l.allowed = l.gross
+		}
+	}
+	return nil
+}
+
+// grossCharge prices the line from the provider's price list: the active
+// ChargeItemDefinition without a payer context for its code, chosen by
+// selectDefinition.
+func (b *Biller) grossCharge(ctx context.Context, l *line) error {
+	defs, err := b.searchDefinitions(ctx, url.Values{"code": {tokenValue(l.code)}})
+	if err != nil {
+		return err
+	}
+	own := defs[:0]
+	for _, d := range defs {
+		if payerOf(d) == "" {
+			own = append(own, d)
+		}
+	}
+	d := selectDefinition(own, modifierCodes(l.modifiers), l.date)
+	if d == nil {
+		l.skip("no price in the price list: no active ChargeItemDefinition for this code " +
+			"and its modifiers is in effect on the date of service")
+		return nil
+	}
+	p, err := priceOf(d, b.currency, true)
+	if errors.Is(err, errNoBase) {
+		l.skip("no price in the price list: " + definitionName(d) + " has no base price")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	l.definition = d
+	l.gross = RoundCent(p.amount)
+	if l.gross.Sign() < 0 {
+		l.skip("the price list gives a negative price: " + p.trail)
+		return nil
+	}
+	l.trail = append(l.trail, fmt.Sprintf("gross %s from %s", FormatMoney(l.gross), p.trail))
+	return nil
+}
+
+// contractFor finds the payer's rule: the active ChargeItemDefinition
+// without a code whose payer context is the Coverage's payor, in effect on
+// the date of service (the latest start, then the lowest id).
+func (b *Biller) contractFor(ctx context.Context, in *inputs) (*contract, error) {
+	if in.coverage == nil {
+		return nil, nil
+	}
+	c := &contract{payer: in.payer, factor: decimal.NewFromInt(1)}
+	defs, err := b.searchDefinitions(ctx, url.Values{
+		"context-reference": {in.payer}, "code:missing": {"true"}})
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range defs {
+		if payerOf(d) != in.payer || !covers(d.GetEffectivePeriod(), in.dos) {
+			continue
+		}
+		if c.rule == nil || laterDefinition(d, c.rule) {
+			c.rule = d
+		}
+	}
+	if c.rule == nil {
+		return c, nil
+	}
+
+	c.ruleCode = extString(c.rule.GetExtension(), ExtAllowedRule)
+	switch c.ruleCode {
+	case RuleMedicarePFS, RuleFeeList, RuleBilled:
+	default:
+		return nil, unprocessable("ChargeItemDefinition.extension",
+			"%s, the contract of %s, needs an allowed-rule extension: medicare-pfs, fee-list or billed",
+			definitionName(c.rule), in.payer)
+	}
+	p, err := priceOf(c.rule, b.currency, false)
+	if err != nil {
+		return nil, err
+	}
+	c.factor = p.factor
+	return c, nil
+}
+
+// allowedAmount sets what the payer allows for the line: self-pay allows
+// the gross charge; a payer ChargeItemDefinition for the code gives its
+// price; otherwise the payer's rule decides (the Medicare fee schedule
+// lines are priced together afterwards, in medicare).
+func (b *Biller) allowedAmount(ctx context.Context, in *inputs, c *contract, l *line) error {
+	if c == nil {
+		l.allowed = l.gross
+		l.trail = append(l.trail, "allowed = gross: self-pay, no active Coverage on the date of service")
+		return nil
+	}
+
+	defs, err := b.searchDefinitions(ctx, url.Values{
+		"context-reference": {c.payer}, "code": {tokenValue(l.code)}})
+	if err != nil {
+		return err
+	}
+	mine := defs[:0]
+	for _, d := range defs {
+		if payerOf(d) == c.payer {
+			mine = append(mine, d)
+		}
+	}
+	if d := selectDefinition(mine, modifierCodes(l.modifiers), l.date); d != nil {
+		p, err := priceOf(d, b.currency, true)
+		if errors.Is(err, errNoBase) {
+			l.skip("the payer's price for this code, " + definitionName(d) + ", has no base price")
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		l.allowed = RoundCent(p.amount)
+		l.trail = append(l.trail, fmt.Sprintf("allowed %s: payer %s fee for the code, %s",
+			FormatMoney(l.allowed), c.payer, p.trail))
+		return nil
+	}
+
+	switch c.ruleCode {
+	case "":
+		l.allowed = l.gross
+		l.trail = append(l.trail, fmt.Sprintf("allowed = gross: no contract with payer %s", c.payer))
+	case RuleBilled:
+		l.allowed = l.gross
+		l.trail = append(l.trail, fmt.Sprintf("allowed = gross: payer %s contract %s rule billed",
+			c.payer, definitionName(c.rule)))
+	case RuleFeeList:
+		l.skip(fmt.Sprintf("the payer's fee list has no price for this code (payer %s, contract %s)",
+			c.payer, definitionName(c.rule)))
+	case RuleMedicarePFS:
+		l.pfsFactor = c.factor
+		l.onPFS = true
+	}
+	return nil
+}

@@ -1,0 +1,148 @@
+package billing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/fhirbill/fhirbill/fhir/resource"
+
+	cpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/codes_go_proto"
+	dtpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
+	accpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/account_go_proto"
+	invpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/invoice_go_proto"
+)
+
+// statusCodes are the Invoice statuses SetInvoiceStatus sets.
+var statusCodes = map[string]cpb.InvoiceStatusCode_Value{
+	"issued":    cpb.InvoiceStatusCode_ISSUED,
+	"balanced":  cpb.InvoiceStatusCode_BALANCED,
+	"cancelled": cpb.InvoiceStatusCode_CANCELLED,
+}
+
+// transitions lists, per wanted status, the statuses it may follow.
+var transitions = map[cpb.InvoiceStatusCode_Value][]cpb.InvoiceStatusCode_Value{
+	cpb.InvoiceStatusCode_ISSUED:    {cpb.InvoiceStatusCode_DRAFT},
+	cpb.InvoiceStatusCode_BALANCED:  {cpb.InvoiceStatusCode_ISSUED},
+	cpb.InvoiceStatusCode_CANCELLED: {cpb.InvoiceStatusCode_DRAFT, cpb.InvoiceStatusCode_ISSUED},
+}
+
+// SetInvoiceStatus moves Invoice invoiceID to status, the one change an
+// Invoice past draft allows: "issued" from draft ($issue), "cancelled"
+// from draft or issued ($cancel, with reason as cancelledReason when not
+// empty), "balanced" from issued. Cancelling also takes the Invoice's
+// entry out of its accumulator Account, in the same commit, so the
+// deductible it used is free again; billing the Encounter again then
+// writes a new revision of the Invoice.
+//
+// It returns the Invoice as stored. Errors: 404 when the Invoice does not
+// exist, 400 for another status, 409 (with an OperationOutcome) for a
+// change the current status does not allow.
+func (b *Biller) SetInvoiceStatus(ctx context.Context, invoiceID, status, reason string) (*resource.Resource, error) {
+	want, ok := statusCodes[status]
+	if !ok {
+		return nil, badRequest("status", "an Invoice's status can be set to issued, balanced or cancelled")
+	}
+	for attempt := 1; ; attempt++ {
+		r, err := b.setStatus(ctx, invoiceID, want, reason)
+		if err == nil {
+			b.log.InfoContext(ctx, "invoice status set",
+				slog.String("invoice_id", invoiceID), slog.String("status", status))
+			return r, nil
+		}
+		if !errors.Is(err, resource.ErrConflict) || attempt == maxAttempts {
+			return nil, err
+		}
+		if err := pause(ctx, attempt); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func (b *Biller) setStatus(
+	ctx context.Context,
+	id string,
+	want cpb.InvoiceStatusCode_Value,
+	reason string,
+) (*resource.Resource, error) {
+	r, v, err := b.records.Read(ctx, "Invoice", id)
+	if errors.Is(err, resource.ErrNotFound) || errors.Is(err, resource.ErrDeleted) {
+		return nil, notFound("Invoice", "Invoice/%s does not exist", id)
+	}
+	if err != nil {
+		return nil, readError("Invoice", id, err)
+	}
+	inv := proto.Clone(r.Proto()).(*invpb.Invoice)
+	cur := inv.GetStatus().GetValue()
+	allowed := false
+	for _, from := range transitions[want] {
+		allowed = allowed || cur == from
+	}
+	if !allowed {
+		return nil, conflict("Invoice.status", "Invoice/%s is %s: it cannot become %s",
+			id, codeString(cur.String()), codeString(want.String()))
+	}
+
+	inv.Status = &invpb.Invoice_StatusCode{Value: want}
+	if want == cpb.InvoiceStatusCode_CANCELLED && reason != "" {
+		inv.CancelledReason = &dtpb.String{Value: reason}
+	}
+	nr, err := resource.FromProto(inv)
+	if err != nil {
+		return nil, err
+	}
+	changes := []Change{{Resource: nr, Prev: v}}
+	if want == cpb.InvoiceStatusCode_CANCELLED {
+		ch, err := b.releaseEntry(ctx, refID(inv.GetAccount(), "Account"), id)
+		if err != nil {
+			return nil, err
+		}
+		if ch != nil {
+			changes = append(changes, *ch)
+		}
+	}
+	if err := b.records.Commit(ctx, changes); err != nil {
+		return nil, fmt.Errorf("set status of Invoice/%s: %w", id, err)
+	}
+
+	r, _, err = b.records.Read(ctx, "Invoice", id)
+	if err != nil {
+		return nil, readError("Invoice", id, err)
+	}
+	return r, nil
+}
+
+// releaseEntry takes Invoice invoiceID's entry out of accumulator Account
+// accountID; nil when there is nothing to take out.
+func (b *Biller) releaseEntry(ctx context.Context, accountID, invoiceID string) (*Change, error) {
+	if accountID == "" {
+		return nil, nil
+	}
+	r, v, err := b.records.Read(ctx, "Account", accountID)
+	if errors.Is(err, resource.ErrNotFound) || errors.Is(err, resource.ErrDeleted) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, readError("Account", accountID, err)
+	}
+	acc := proto.Clone(r.Proto()).(*accpb.Account)
+	var kept []*dtpb.Extension
+	for _, e := range acc.GetExtension() {
+		if ref, _, _, ok := readEntry(e); ok && ref == "Invoice/"+invoiceID {
+			continue
+		}
+		kept = append(kept, e)
+	}
+	if len(kept) == len(acc.GetExtension()) {
+		return nil, nil
+	}
+	acc.Extension = kept
+	nr, err := resource.FromProto(acc)
+	if err != nil {
+		return nil, err
+	}
+	return &Change{Resource: nr, Prev: v}, nil
+}

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/fhirbill/fhirbill/billing"
+	"github.com/fhirbill/fhirbill/billing/pfs"
+	"github.com/fhirbill/fhirbill/fhir/resource"
+	"github.com/fhirbill/fhirbill/fhir/store"
+)
+
+// importPFSCmd is `fhirbill import pfs`: it loads one year of the CMS
+// Medicare Physician Fee Schedule files into the store.
+type importPFSCmd struct {
+	storeFlags
+	Year     int    `required:"" help:"Calendar year of the fee schedule (dates of service in that year are priced with it)."`
+	Dir      string `help:"Directory holding the three CMS files (PPRRVU*.csv, GPCI*.csv, *LOCCO*.csv); or name each file."`
+	RVU      string `name:"rvu" help:"The PPRRVU relative value file (CSV)." type:"existingfile"`
+	GPCI     string `name:"gpci" help:"The GPCI file (CSV)." type:"existingfile"`
+	Counties string `help:"The county-to-locality file (CSV)." type:"existingfile"`
+}
+
+// pfsFiles is how the CMS files are kept in the store: as published, so an
+// import is exact and a later fhirbill can parse them again.
+type pfsFiles struct {
+	Year     int    `json:"year"`
+	RVU      string `json:"rvu"`
+	GPCI     string `json:"gpci"`
+	Counties string `json:"counties"`
+}
+
+func pfsBlobName(year int) string { return "pfs/" + strconv.Itoa(year) }
+
+// Run parses the files (refusing them if they do not parse) and stores them.
+func (c *importPFSCmd) Run(ctx context.Context, stdout io.Writer) error {
+	if c.Year < 1992 || c.Year > 2100 {
+		return fmt.Errorf("--year %d is not a fee schedule year", c.Year)
+	}
+	paths, err := c.files()
+	if err != nil {
+		return err
+	}
+	f := pfsFiles{Year: c.Year}
+	for i, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		*[]*string{&f.RVU, &f.GPCI, &f.Counties}[i] = string(b)
+	}
+
+	logger := newLogger(stdout, c.LogLevel)
+	st, err := store.Open(ctx, c.storeConfig(logger))
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer st.Close(context.Background())
+	sched, err := storePFS(ctx, st, &f)
+	if err != nil {
+		return err
+	}
+	logger.Info("fee schedule imported", "year", c.Year, "localities", len(sched.Localities()),
+		"conversion_factor", sched.CF.String())
+	return nil
+}
+
+// storePFS parses the files of f, refusing them if they do not parse, and
+// stores them as the fee schedule of f.Year.
+func storePFS(ctx context.Context, st *store.Store, f *pfsFiles) (*pfs.Schedule, error) {
+	sched, err := f.schedule()
+	if err != nil {
+		return nil, fmt.Errorf("the files do not parse: %w", err)
+	}
+	data, err := json.Marshal(f)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.PutBlob(ctx, pfsBlobName(f.Year), data, time.Now()); err != nil {
+		return nil, err
+	}
+	return sched, nil
+}
+
+// files returns the paths of the RVU, GPCI and county files.
+func (c *importPFSCmd) files() ([]string, error) {
+	paths := []string{c.RVU, c.GPCI, c.Counties}
+	patterns := []string{"PPRRVU*.csv", "GPCI*.csv", "*LOCCO*.csv"}
+	for i := range paths {
+		if paths[i] != "" {
+			continue
+		}
+		if c.Dir == "" {
+			return nil, errors.New("give --dir, or --rvu, --gpci and --counties")
+		}
+		m, _ := filepath.Glob(filepath.Join(c.Dir, patterns[i]))
+		if len(m) != 1 {
+			return nil, fmt.Errorf("want exactly one %s in %s, found %d", patterns[i], c.Dir, len(m))
+		}
+		paths[i] = m[0]
+	}
+	return paths, nil
+}
+
+func (f *pfsFiles) schedule() (*pfs.Schedule, error) {
+	return pfs.Load(f.Year, bytes.NewReader([]byte(f.RVU)), bytes.NewReader([]byte(f.GPCI)),
+		bytes.NewReader([]byte(f.Counties)))
+}
+
+// feeSchedules serves billing the imported fee schedules, parsed once and
+// kept in memory; a copy is reloaded when a newer import is stored (a
+// cheap check of the import time by _id).
+type feeSchedules struct {
+	st *store.Store
+
+	mu     sync.Mutex
+	loaded map[int]loadedSchedule
+}
+
+type loadedSchedule struct {
+	at    time.Time
+	sched *pfs.Schedule
+}
+
+func newFeeSchedules(st *store.Store) *feeSchedules {
+	return &feeSchedules{st: st, loaded: make(map[int]loadedSchedule)}
+}
+
+// Schedule implements billing.FeeSchedules.
+func (fs *feeSchedules) Schedule(ctx context.Context, year int) (*pfs.Schedule, error) {
+	name := pfsBlobName(year)
+	at, err := fs.st.BlobTime(ctx, name)
+	if errors.Is(err, resource.ErrNotFound) {
+		return nil, fmt.Errorf("fee schedule %d: %w", year, billing.ErrNoSchedule)
+	}
+	if err != nil {
+		return nil, err
+	}
+
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if l, ok := fs.loaded[year]; ok && l.at.Equal(at) {
+		return l.sched, nil
+	}
+	data, at, err := fs.st.GetBlob(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	var f pfsFiles
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, fmt.Errorf("fee schedule %d: %w", year, err)
+	}
+	sched, err := f.schedule()
+	if err != nil {
+		return nil, fmt.Errorf("fee schedule %d: %w", year, err)
+	}
+	fs.loaded[year] = loadedSchedule{at: at, sched: sched}
+	return sched, nil
+}
