@@ -23,7 +23,7 @@ const cmsDir = "../../../shared/testdata/cms-pfs/2025"
 
 // billingServer starts the API with billing wired as `fhirbill serve` wires
 // it, and the 2025 fee schedule imported.
-func billingServer(t *testing.T) *resttest.Server {
+func billingServer(t testing.TB) *resttest.Server {
 	t.Helper()
 	f := pfsFiles{Year: 2025}
 	for _, file := range []struct {
@@ -51,7 +51,7 @@ func billingServer(t *testing.T) *resttest.Server {
 }
 
 // put stores a resource given as JSON with PUT, which must succeed.
-func put(t *testing.T, srv *resttest.Server, body string) {
+func put(t testing.TB, srv *resttest.Server, body string) {
 	t.Helper()
 	var head struct{ ResourceType, ID string }
 	if err := json.Unmarshal([]byte(body), &head); err != nil {
@@ -136,7 +136,7 @@ type billed struct {
 	Outcome     map[string]any
 }
 
-func decode(t *testing.T, body []byte, v any) {
+func decode(t testing.TB, body []byte, v any) {
 	t.Helper()
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
@@ -145,7 +145,7 @@ func decode(t *testing.T, body []byte, v any) {
 	}
 }
 
-func bill(t *testing.T, srv *resttest.Server, encounter string) billed {
+func bill(t testing.TB, srv *resttest.Server, encounter string) billed {
 	t.Helper()
 	res := srv.Do("POST", "/Encounter/"+encounter+"/$bill", nil)
 	if res.Status != 200 {
@@ -511,4 +511,47 @@ func TestBill_Operations(t *testing.T) {
 			}
 		})
 	}
+}
+
+// BenchmarkBill measures $bill end to end over HTTP on the embedded store
+// (or MONGODB_URI): the office visit of TestBill_OfficeVisitEndToEnd,
+// two lines.
+//
+// Unchanged bills an Encounter already billed: every read, search and
+// computation, and nothing stored. New bills a fresh Encounter of the
+// same patient each time (its resources are stored outside the timer), so
+// it stores two ChargeItems, an Invoice and the accumulator Account.
+func BenchmarkBill(b *testing.B) {
+	b.Run("Unchanged", func(b *testing.B) {
+		srv := billingServer(b)
+		for _, r := range billingFixtures {
+			put(b, srv, r)
+		}
+		for _, r := range officeVisit("e1", "2025-03-10", true) {
+			put(b, srv, r)
+		}
+		bill(b, srv, "e1")
+		b.ReportAllocs()
+		for b.Loop() {
+			bill(b, srv, "e1")
+		}
+	})
+	b.Run("New", func(b *testing.B) {
+		srv := billingServer(b)
+		for _, r := range billingFixtures {
+			put(b, srv, r)
+		}
+		b.ReportAllocs()
+		n := 0
+		for b.Loop() {
+			b.StopTimer()
+			n++
+			id := fmt.Sprintf("b%d", n)
+			for _, r := range officeVisit(id, "2025-03-10", true) {
+				put(b, srv, r)
+			}
+			b.StartTimer()
+			bill(b, srv, id)
+		}
+	})
 }
