@@ -55,8 +55,10 @@ const (
 	opTranslate = "http://hl7.org/fhir/OperationDefinition/ConceptMap-translate"
 )
 
-// registerBilling registers the billing operations on api.
+// registerBilling registers the billing operations on api, and the rules
+// that keep clients from changing an Invoice past draft by other means.
 func registerBilling(api *rest.Server, b *billing.Biller) {
+	api.RegisterWriteCheck("Invoice", billing.CheckInvoiceWrite)
 	api.RegisterOperation(&rest.Operation{
 		Name: "bill", Definition: opBill, Types: []string{"Encounter"}, Instance: true,
 		Handle: func(ctx context.Context, req *rest.OperationRequest) (*rest.OperationResponse, error) {

@@ -460,6 +460,24 @@ func TestBill_Operations(t *testing.T) {
 		t.Fatalf("$issue: %d %s", res.Status, res.Body)
 	}
 	issued := res.JSON()
+	// Past draft, a client changes an Invoice only by status.
+	edited := bytes.Replace(res.Body, []byte(`"totalNet":{"currency":"USD","value":98.19}`),
+		[]byte(`"totalNet":{"currency":"USD","value":1.00}`), 1)
+	if bytes.Equal(edited, res.Body) {
+		t.Fatalf("the issued Invoice lacks totalNet 98.19: %s", res.Body)
+	}
+	for _, c := range []struct {
+		method string
+		body   []byte
+	}{{"PUT", edited}, {"DELETE", nil}} {
+		var hdr []string
+		if c.body != nil {
+			hdr = []string{"Content-Type", "application/fhir+json"}
+		}
+		if res := srv.Do(c.method, inv, c.body, hdr...); res.Status != 409 || !bytes.Contains(res.Body, []byte(`"code":"business-rule"`)) {
+			t.Errorf("%s of an issued Invoice: %d %s, want 409 business-rule", c.method, res.Status, res.Body)
+		}
+	}
 	// An ECG added after the Invoice was issued does not change it.
 	for _, r := range officeVisit("e3", "2025-05-02", true)[3:] {
 		put(t, srv, r)

@@ -84,6 +84,9 @@ func (s *Server) planDelete(ctx context.Context, typ, id, ifMatch string) (*plan
 			return nil, preconditionFailed("If-Match names version %d; the current version is %d", want, cur.Version)
 		}
 	}
+	if err := s.checkWrite(typ, cur, nil); err != nil {
+		return nil, err
+	}
 	rec := &store.Record{Type: typ, ID: id, Version: cur.Version + 1, Updated: s.clock(), Deleted: true, Method: http.MethodDelete}
 	p := &plan{write: &store.Write{Record: rec, Prev: cur.Version}, status: http.StatusNoContent, rec: rec, ifMatch: ifMatch != ""}
 	p.retry = func(ctx context.Context) (*plan, error) { return s.planDelete(ctx, typ, id, "") }

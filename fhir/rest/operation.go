@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/fhirbill/fhirbill/fhir/resource"
+	"github.com/fhirbill/fhirbill/fhir/store"
 )
 
 // Operation is an extended operation (https://hl7.org/fhir/R4/operations.html)
@@ -108,4 +109,35 @@ func (op *Operation) invokable(typ, id string) bool {
 		}
 	}
 	return false
+}
+
+// WriteCheck vets a client's change of a stored resource: an update (new
+// is the resource sent) or a delete (new is nil). It returns a
+// *resource.Error to refuse it. Another package owns the rules, such as
+// billing's for Invoices past draft.
+type WriteCheck func(old, new *resource.Resource) error
+
+// RegisterWriteCheck makes check vet every update and delete of typ by
+// clients, in every interaction (PUT, conditional update, DELETE,
+// transaction and batch entries). Server-side [Server.Commit] is not
+// checked. It panics on a second check for typ, a wiring error.
+func (s *Server) RegisterWriteCheck(typ string, check WriteCheck) {
+	if _, dup := s.checks[typ]; dup {
+		panic("rest: a write check for " + typ + " registered twice")
+	}
+	s.checks[typ] = check
+}
+
+// checkWrite runs the write check of typ, if any, on a change of the
+// current record cur (nil or deleted: nothing to vet).
+func (s *Server) checkWrite(typ string, cur *store.Record, next *resource.Resource) error {
+	check := s.checks[typ]
+	if check == nil || cur == nil || cur.Deleted {
+		return nil
+	}
+	old, err := resource.ParseStored(cur.Body)
+	if err != nil {
+		return err
+	}
+	return check(old, next)
 }

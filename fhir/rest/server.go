@@ -54,6 +54,7 @@ type Server struct {
 	version string
 	started time.Time
 	ops     map[string]*Operation
+	checks  map[string]WriteCheck
 	echo    *echo.Echo
 }
 
@@ -72,6 +73,7 @@ func New(st Store, reg *search.Registry, cfg Config) (*Server, error) {
 		now:     cfg.Now,
 		version: cfg.Version,
 		ops:     make(map[string]*Operation),
+		checks:  make(map[string]WriteCheck),
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = 16 << 20

@@ -135,6 +135,9 @@ func (s *Server) planUpdate(ctx context.Context, typ, id string, body []byte, if
 	if unchanged(r, cur) {
 		return &plan{status: http.StatusOK, rec: cur}, nil
 	}
+	if err := s.checkWrite(typ, cur, r); err != nil {
+		return nil, err
+	}
 	status := http.StatusOK
 	if cur == nil || cur.Deleted {
 		status = http.StatusCreated

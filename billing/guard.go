@@ -1,0 +1,80 @@
+package billing
+
+import (
+	"google.golang.org/protobuf/proto"
+
+	"github.com/fhirbill/fhirbill/fhir/resource"
+
+	cpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/codes_go_proto"
+	invpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/invoice_go_proto"
+)
+
+// CheckInvoiceWrite vets a client's update (next) or delete (next nil) of
+// a stored Invoice, so that an Invoice changes past draft only by status,
+// as $issue and $cancel change it:
+//
+//   - a draft may be edited (billing staff fixing lines) and issued;
+//   - past draft, only the status may change, and only from issued to
+//     balanced;
+//   - cancelling goes through Invoice/$cancel, which also gives back the
+//     deductible the Invoice used, and an Invoice billing made is never
+//     deleted (cancel it).
+//
+// Refusals are 409 Conflict (the current state forbids the change) with an
+// OperationOutcome naming the element.
+func CheckInvoiceWrite(old, next *resource.Resource) error {
+	o, ok := old.Proto().(*invpb.Invoice)
+	if !ok {
+		return nil
+	}
+	was := o.GetStatus().GetValue()
+	if next == nil {
+		if billedInvoice(o) {
+			return conflict("Invoice", "an Invoice made by billing is not deleted: cancel it with $cancel")
+		}
+		if was != cpb.InvoiceStatusCode_DRAFT {
+			return conflict("Invoice.status", "only a draft Invoice may be deleted; cancel it with $cancel")
+		}
+		return nil
+	}
+	n, ok := next.Proto().(*invpb.Invoice)
+	if !ok {
+		return nil
+	}
+	now := n.GetStatus().GetValue()
+	switch {
+	case now == was:
+	case now == cpb.InvoiceStatusCode_CANCELLED:
+		return conflict("Invoice.status", "an Invoice is cancelled with $cancel, which also releases the deductible it used")
+	case was == cpb.InvoiceStatusCode_DRAFT && now == cpb.InvoiceStatusCode_ISSUED,
+		was == cpb.InvoiceStatusCode_ISSUED && now == cpb.InvoiceStatusCode_BALANCED:
+	default:
+		return conflict("Invoice.status", "an Invoice's status goes from draft to issued, from issued to balanced, or to cancelled with $cancel; not from %s to %s",
+			codeString(was.String()), codeString(now.String()))
+	}
+	if was == cpb.InvoiceStatusCode_DRAFT {
+		return nil
+	}
+	if !proto.Equal(withoutStatus(o), withoutStatus(n)) {
+		return conflict("Invoice", "an Invoice past draft changes only by status; this one is %s", codeString(was.String()))
+	}
+	return nil
+}
+
+// billedInvoice reports whether billing made inv: it names its Encounter.
+func billedInvoice(inv *invpb.Invoice) bool {
+	for _, id := range inv.GetIdentifier() {
+		if id.GetSystem().GetValue() == SystemEncounterID {
+			return true
+		}
+	}
+	return false
+}
+
+// withoutStatus is inv without what a status change may touch: status,
+// meta (version, time) and the narrative.
+func withoutStatus(inv *invpb.Invoice) *invpb.Invoice {
+	c := proto.Clone(inv).(*invpb.Invoice)
+	c.Status, c.Meta, c.Text = nil, nil, nil
+	return c
+}
