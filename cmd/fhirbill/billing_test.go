@@ -408,6 +408,18 @@ func TestBill_Operations(t *testing.T) {
 	  "subject":{"reference":"Patient/p1"},"encounter":{"reference":"Encounter/e3"},
 	  "code":{"coding":[{"system":"http://snomed.info/sct","code":"430193006"}]},"performedDateTime":"2025-05-02"}`)
 
+	// The CapabilityStatement names each operation's definition, which
+	// this server serves.
+	meta := srv.Do("GET", "/metadata", nil)
+	for _, def := range []string{"Encounter-bill", "Invoice-issue", "Invoice-cancel"} {
+		if !bytes.Contains(meta.Body, []byte(`"definition":"https://fhirbill.dev/fhir/OperationDefinition/`+def+`"`)) {
+			t.Errorf("the CapabilityStatement does not list %s", def)
+		}
+		if res := srv.Do("GET", "/OperationDefinition/"+def, nil); res.Status != 200 {
+			t.Errorf("GET OperationDefinition/%s: %d", def, res.Status)
+		}
+	}
+
 	res := srv.Do("GET", "/ConceptMap/$translate?system=http://snomed.info/sct&code=185349003&targetsystem=http://www.ama-assn.org/go/cpt", nil)
 	if res.Status != 200 || !bytes.Contains(res.Body, []byte(`"valueBoolean":true`)) || !bytes.Contains(res.Body, []byte(`"code":"99213"`)) {
 		t.Errorf("$translate: %d %s", res.Status, res.Body)
@@ -572,4 +584,22 @@ func BenchmarkBill(b *testing.B) {
 			bill(b, srv, id)
 		}
 	})
+}
+
+// TestBill_READMEWalkthrough runs the README's billing walkthrough: the
+// transaction Bundle testdata/billing/office-visit.json holds the visit of
+// TestBill_OfficeVisitEndToEnd, so $bill gives the same totals.
+func TestBill_READMEWalkthrough(t *testing.T) {
+	srv := billingServer(t)
+	body, err := os.ReadFile("../../testdata/billing/office-visit.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := srv.Do("POST", "", body, "Content-Type", "application/fhir+json"); res.Status != 200 {
+		t.Fatalf("transaction: %d %s", res.Status, res.Body)
+	}
+	inv := bill(t, srv, "e1").Invoice
+	if g, n := field(inv, "totalGross", "value"), field(inv, "totalNet", "value"); g != json.Number("210.00") || n != json.Number("102.73") {
+		t.Errorf("totalGross %v totalNet %v, want 210.00 and 102.73", g, n)
+	}
 }
