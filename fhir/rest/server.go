@@ -41,6 +41,9 @@ type Config struct {
 	Now func() time.Time
 	// Version is the software version shown in the CapabilityStatement.
 	Version string
+	// OnCommit, when set, is told of every client write stored (see
+	// [CommitHook]).
+	OnCommit CommitHook
 }
 
 // Server is the FHIR REST API.
@@ -56,6 +59,8 @@ type Server struct {
 	ops     map[string]*Operation
 	checks  map[string]WriteCheck
 	echo    *echo.Echo
+
+	onCommit CommitHook
 }
 
 // New builds a Server and its routes.
@@ -74,6 +79,8 @@ func New(st Store, reg *search.Registry, cfg Config) (*Server, error) {
 		version: cfg.Version,
 		ops:     make(map[string]*Operation),
 		checks:  make(map[string]WriteCheck),
+
+		onCommit: cfg.OnCommit,
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = 16 << 20

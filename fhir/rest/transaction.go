@@ -86,6 +86,11 @@ func (s *Server) transaction(ctx context.Context, entries []inEntry, minimal boo
 		}
 		return nil, fmt.Errorf("transaction of %d writes: %w", len(writes), err)
 	}
+	recs := make([]*store.Record, len(writes))
+	for i := range writes {
+		recs[i] = writes[i].Record
+	}
+	s.committed(ctx, recs...)
 
 	out := s.newBundle("transaction-response")
 	for i, e := range entries {

@@ -110,6 +110,7 @@ func (s *Server) commit(ctx context.Context, p *plan) (*plan, error) {
 		}
 		err := s.store.Put(ctx, *p.write)
 		if err == nil {
+			s.committed(ctx, p.write.Record)
 			return p, nil
 		}
 		if !errors.Is(err, resource.ErrConflict) {
