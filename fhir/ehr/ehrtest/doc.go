@@ -1,0 +1,14 @@
+// Package ehrtest is a small EHR for tests and for trying fhirbill: a FHIR
+// R4 server of Encounter, Condition, Procedure, Patient and Coverage (and
+// whatever else its bundles hold), kept in memory, that enforces SMART
+// Backend Services for real
+// (https://hl7.org/fhir/smart-app-launch/backend-services.html): it
+// verifies each client assertion's signature against the client's
+// registered public key, its exp, aud, iss and sub, and refuses a replayed
+// jti. Its searches page and filter on _lastUpdated. It can be told to
+// misbehave: 429 with Retry-After, 500s, slow answers, tokens that expire
+// early.
+//
+// `fhirbill testehr --bundles DIR` runs it on Synthea bundles. It is test
+// tooling: it must not be imported by fhirbill's serving code.
+package ehrtest

@@ -1,0 +1,39 @@
+package ehr
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+
+	"github.com/fhirbill/fhirbill/fhir/rest"
+	"github.com/fhirbill/fhirbill/fhir/store"
+)
+
+// BillPushed returns the REST commit hook ([rest.Config.OnCommit]) that
+// bills each finished Encounter a client stores: posted alone, put, or in
+// a transaction Bundle with its Conditions and Procedures (the hook runs
+// once the whole transaction is stored). A billing failure is logged; the
+// write stands, and $bill can be asked for later.
+func BillPushed(bill BillFunc, logger *slog.Logger) rest.CommitHook {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return func(ctx context.Context, recs []*store.Record) {
+		for _, rec := range recs {
+			if rec.Type != "Encounter" || rec.Deleted {
+				continue
+			}
+			var enc struct {
+				Status string `json:"status"`
+			}
+			if json.Unmarshal(rec.Body, &enc) != nil || enc.Status != "finished" {
+				continue
+			}
+			if err := bill(ctx, rec.ID); err != nil {
+				logger.WarnContext(ctx, "pushed encounter not billed", "encounter", rec.ID, "err", err)
+				continue
+			}
+			logger.InfoContext(ctx, "pushed encounter billed", "encounter", rec.ID)
+		}
+	}
+}
