@@ -35,7 +35,7 @@ type ParseOptions struct {
 // implement (https://hl7.org/fhir/R4/search.html#return): they are ignored,
 // or rejected under Strict, like unknown parameters.
 var ignoredParams = map[string]bool{
-	"_sort": true, "_include": true, "_revinclude": true,
+	"_sort": true, "_include": true, "_revinclude": true, // fhir/rest serves the last two
 	"_elements": true, "_contained": true, "_containedType": true,
 }
 

@@ -136,7 +136,7 @@ func TestRegistry_ParamsLookupTypes(t *testing.T) {
 	for _, p := range r.Params("Invoice") {
 		codes = append(codes, p.Code)
 	}
-	want := []string{"_id", "_lastUpdated", "date", "identifier", "patient", "status", "subject"}
+	want := []string{"_id", "_lastUpdated", "date", "identifier", "patient", "recipient", "status", "subject"}
 	if !slices.Equal(codes, want) {
 		t.Errorf("got Invoice params %q, want %q", codes, want)
 	}

@@ -147,4 +147,7 @@ type Query struct {
 	// Ignored lists the parameters that were not understood and were
 	// ignored (lenient handling), for the OperationOutcome of the result.
 	Ignored []string
+	// Filters are ANDed with the clauses: access rules the server adds
+	// (see [Filter]). They count for totals and paging like any clause.
+	Filters []Filter
 }

@@ -44,4 +44,8 @@ type Page struct {
 	// Since, when not zero, keeps only versions updated at or after it
 	// (_since).
 	Since time.Time
+	// Filters keep only versions whose search values match every filter
+	// (access rules, see [search.Filter]); a deleted version has none and
+	// is left out.
+	Filters []search.Filter
 }

@@ -37,10 +37,49 @@ func (s *Store) translate(q *search.Query) (*filter, error) {
 		}
 		and = append(and, cond)
 	}
+	for _, flt := range q.Filters {
+		cond, err := s.filterCond(flt, "_id")
+		if err != nil {
+			return nil, err
+		}
+		and = append(and, cond)
+	}
 	if len(and) > 0 {
 		f.db = append(f.db, bson.E{Key: "$and", Value: and})
 	}
 	return f, nil
+}
+
+// filterCond translates an access filter: an OR of ANDs of clauses. Its
+// clauses must be exact (no FerretDB date approximation), as
+// [search.Filter] promises; an empty filter matches nothing. idField is
+// the field holding the resource id: "_id", or "id" in a history.
+func (s *Store) filterCond(flt search.Filter, idField string) (bson.D, error) {
+	if len(flt) == 0 {
+		return bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: bson.A{}}}}}, nil
+	}
+	or := make(bson.A, 0, len(flt))
+	for _, alt := range flt {
+		all := bson.A{}
+		for _, c := range alt {
+			cond, approx, err := s.clause(c)
+			if c.Param != nil && c.Param.Code == "_id" && c.Modifier == search.ModifierNone {
+				cond, approx, err = keyCond(idField, c)
+			}
+			if err != nil {
+				return nil, err
+			}
+			if approx {
+				return nil, fmt.Errorf("search: filter clause %s is not exact", c.Param.Code)
+			}
+			all = append(all, cond)
+		}
+		if len(all) == 0 {
+			return bson.D{}, nil // an empty alternative matches everything
+		}
+		or = append(or, bson.D{{Key: "$and", Value: all}})
+	}
+	return anyOf(or), nil
 }
 
 // clause translates one clause. It reports whether the condition is only

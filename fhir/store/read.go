@@ -60,6 +60,17 @@ func (s *Store) History(ctx context.Context, typ, id string, p Page) ([]*Record,
 		since := bson.D{{Key: "$gte", Value: p.Since.UTC()}}
 		filter = append(filter, bson.E{Key: "ts", Value: since})
 	}
+	if len(p.Filters) > 0 {
+		var and bson.A
+		for _, flt := range p.Filters {
+			cond, err := s.filterCond(flt, "id")
+			if err != nil {
+				return nil, 0, fmt.Errorf("history %s: %w", typ, err)
+			}
+			and = append(and, cond)
+		}
+		filter = append(filter, bson.E{Key: "$and", Value: and})
+	}
 	c := s.db.Collection(typ + historySuffix)
 
 	total, err := c.CountDocuments(ctx, filter)

@@ -146,7 +146,7 @@ func (s *Store) searchExact(
 // idsOnly returns the ids of a query that selects by _id alone, which
 // FerretDB serves faster by lookups than by a scan.
 func (s *Store) idsOnly(q *search.Query) ([]string, bool) {
-	if !s.ferret || len(q.Clauses) != 1 {
+	if !s.ferret || len(q.Clauses) != 1 || len(q.Filters) > 0 {
 		return nil, false
 	}
 	c := q.Clauses[0]
