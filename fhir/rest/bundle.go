@@ -289,14 +289,27 @@ func (s *Server) getEntry(ctx context.Context, t target) (entryJSON, error) {
 		}
 		return ok(body), nil
 	}
+	in := InteractionRead
+	if t.vid > 0 {
+		in = InteractionVRead
+	}
+	filters, err := s.allow(ctx, t.typ, in)
+	if err != nil {
+		return entryJSON{}, err
+	}
 	var rec *store.Record
-	var err error
 	if t.vid > 0 {
 		rec, err = s.store.ReadVersion(ctx, t.typ, t.id, t.vid)
 	} else {
 		rec, err = s.store.Read(ctx, t.typ, t.id)
 	}
 	if err != nil {
+		if errors.Is(err, resource.ErrDeleted) && len(filters) > 0 {
+			return entryJSON{}, notFound(t.typ, t.id)
+		}
+		return entryJSON{}, err
+	}
+	if err := s.hide(rec, filters); err != nil {
 		return entryJSON{}, err
 	}
 	e := ok(rec.Body)

@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"encoding/json"
 	"net/http"
 	"sort"
 
@@ -15,6 +16,10 @@ import (
 // the search registry and the registered operations, so it cannot drift
 // from what the server does.
 var typeInteractions = []string{"read", "vread", "update", "delete", "history-instance", "history-type", "create", "search-type"}
+
+// AuthOffNotice is what the CapabilityStatement says when the server runs
+// without an Authorizer.
+const AuthOffNotice = "AUTHORIZATION IS OFF: every request is served without a token; for local trials only"
 
 type capabilityJSON struct {
 	ResourceType   string        `json:"resourceType"`
@@ -40,11 +45,12 @@ type implJSON struct {
 }
 
 type restJSON struct {
-	Mode        string         `json:"mode"`
-	Resource    []capResource  `json:"resource"`
-	Interaction []codeJSON     `json:"interaction"`
-	SearchParam []capSearch    `json:"searchParam,omitempty"`
-	Operation   []capOperation `json:"operation,omitempty"`
+	Mode        string          `json:"mode"`
+	Security    json.RawMessage `json:"security,omitempty"`
+	Resource    []capResource   `json:"resource"`
+	Interaction []codeJSON      `json:"interaction"`
+	SearchParam []capSearch     `json:"searchParam,omitempty"`
+	Operation   []capOperation  `json:"operation,omitempty"`
 }
 
 type codeJSON struct {
@@ -96,6 +102,14 @@ func (s *Server) capabilities() *capabilityJSON {
 		Format:         []string{"json", "application/fhir+json"},
 	}
 	rest := restJSON{Mode: "server", Interaction: []codeJSON{{"transaction"}, {"batch"}}}
+	switch {
+	case s.auth == nil:
+		// Said where every client looks: the server serves anyone.
+		rest.Security = json.RawMessage(`{"description":"` + AuthOffNotice + `"}`)
+		cs.Implementation.Description += " (" + AuthOffNotice + ")"
+	case len(s.secJSON) > 0:
+		rest.Security = s.secJSON
+	}
 	var interactions []codeJSON
 	for _, code := range typeInteractions {
 		interactions = append(interactions, codeJSON{code})

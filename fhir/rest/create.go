@@ -41,12 +41,12 @@ func (s *Server) handleCreate(c echo.Context) error {
 // it and stores nothing; several are a 412.
 func (s *Server) planCreate(ctx context.Context, typ string, body []byte, ifNoneExist string) (*plan, error) {
 	// Validate first: a bad body is a 400 whether or not the search matches.
-	p, err := s.planNew(typ, newID(), body, http.MethodPost)
+	p, err := s.planNew(ctx, typ, newID(), body, http.MethodPost)
 	if err != nil {
 		return nil, err
 	}
 	if ifNoneExist != "" {
-		matches, err := s.matchOne(ctx, typ, strings.TrimPrefix(ifNoneExist, typ+"?"), "If-None-Exist")
+		matches, err := s.matchOne(ctx, typ, strings.TrimPrefix(ifNoneExist, typ+"?"), InteractionCreate, "If-None-Exist")
 		if err != nil {
 			return nil, err
 		}
@@ -63,13 +63,20 @@ func (s *Server) planCreate(ctx context.Context, typ string, body []byte, ifNone
 
 // planNew plans version 1 of a resource with the given id, made by method
 // (POST, or PUT for a conditional update that matched nothing).
-func (s *Server) planNew(typ, id string, body []byte, method string) (*plan, error) {
+func (s *Server) planNew(ctx context.Context, typ, id string, body []byte, method string) (*plan, error) {
 	rec, _, err := s.buildRecord(typ, id, body, 1, s.clock())
 	if err != nil {
 		return nil, err
 	}
+	in := InteractionCreate
+	if method == http.MethodPut {
+		in = InteractionUpdate // an update that creates
+	}
+	if err := s.writeAllowed(ctx, in, rec); err != nil {
+		return nil, err
+	}
 	rec.Method = method
 	p := &plan{write: &store.Write{Record: rec}, status: http.StatusCreated, rec: rec}
-	p.retry = func(context.Context) (*plan, error) { return s.planNew(typ, newID(), body, method) }
+	p.retry = func(ctx context.Context) (*plan, error) { return s.planNew(ctx, typ, newID(), body, method) }
 	return p, nil
 }

@@ -52,7 +52,7 @@ func (s *Server) handleConditionalDelete(c echo.Context) error {
 }
 
 func (s *Server) planConditionalDelete(ctx context.Context, typ, query string) (*plan, error) {
-	matches, err := s.matchOne(ctx, typ, withoutFormat(query), "the conditional delete")
+	matches, err := s.matchOne(ctx, typ, withoutFormat(query), InteractionDelete, "the conditional delete")
 	if err != nil {
 		return nil, err
 	}
@@ -67,13 +67,23 @@ func (s *Server) planConditionalDelete(ctx context.Context, typ, query string) (
 
 // planDelete plans a delete version. Deleting what is already deleted, or
 // never existed, changes nothing and answers 204 (R4 http.html#delete).
+// A resource outside the caller's access is treated as never existing.
 func (s *Server) planDelete(ctx context.Context, typ, id, ifMatch string) (*plan, error) {
+	filters, err := s.allow(ctx, typ, InteractionDelete)
+	if err != nil {
+		return nil, err
+	}
 	cur, err := s.store.Read(ctx, typ, id)
 	switch {
 	case errors.Is(err, resource.ErrDeleted), errors.Is(err, resource.ErrNotFound):
 		return &plan{status: http.StatusNoContent}, nil
 	case err != nil:
 		return nil, err
+	}
+	if ok, err := s.visible(cur, filters); err != nil {
+		return nil, err
+	} else if !ok {
+		return &plan{status: http.StatusNoContent}, nil
 	}
 	if ifMatch != "" && ifMatch != "*" {
 		want, ok := parseETag(ifMatch)

@@ -15,7 +15,10 @@ import (
 func statusOf(err error) (int, []resource.Issue) {
 	var re *resource.Error
 	var he *echo.HTTPError
+	var ae *AuthError
 	switch {
+	case errors.As(err, &ae):
+		return ae.Status, []resource.Issue{authIssue(ae)}
 	case errors.As(err, &re):
 		return re.Status, re.Issues
 	case errors.Is(err, resource.ErrNotFound):
@@ -62,8 +65,13 @@ func (s *Server) handleError(err error, c echo.Context) {
 	} else {
 		s.logger.DebugContext(ctx, "request refused", "request_id", rid, "route", c.Path(), "status", status)
 	}
-	if status == http.StatusUnauthorized {
-		c.Response().Header().Set("WWW-Authenticate", `Bearer`)
+	var ae *AuthError
+	if errors.As(err, &ae) {
+		c.Response().Header().Set("WWW-Authenticate", ae.challenge())
+		s.logger.InfoContext(ctx, "request refused by auth", "request_id", rid, "route", c.Path(),
+			"status", status, "reason", ae.Code)
+	} else if status == http.StatusUnauthorized {
+		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="fhirbill"`)
 	}
 	body := resource.Outcome(issues...)
 	if c.Request().Method == http.MethodHead {

@@ -41,6 +41,13 @@ func (s *Server) history(c echo.Context, typ, id string) error {
 	if err != nil {
 		return err
 	}
+	in := InteractionHistoryType
+	if id != "" {
+		in = InteractionHistoryInstance
+	}
+	if p.Filters, err = s.allow(c.Request().Context(), typ, in); err != nil {
+		return err
+	}
 	recs, total, err := s.store.History(c.Request().Context(), typ, id, p)
 	if err != nil {
 		return err

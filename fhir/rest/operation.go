@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"net/url"
@@ -24,6 +25,11 @@ type Operation struct {
 	Types []string
 	// Instance and Type say at which levels it is invoked on those types.
 	Instance, Type bool
+	// Writes lists the resource types a POST of the operation creates or
+	// updates, so that a caller needs create and update access to each.
+	// Empty: a POST needs update access to the type it is invoked on (a
+	// system operation: to every type). See [Server.allowOperation].
+	Writes []string
 	// Handle runs it.
 	Handle func(ctx context.Context, req *OperationRequest) (*OperationResponse, error)
 }
@@ -83,6 +89,9 @@ func (s *Server) operation(c echo.Context, typ, id, name string) error {
 			return err
 		}
 	}
+	if err := s.allowOperation(c.Request().Context(), op, typ, id, c.Request().Method); err != nil {
+		return err
+	}
 	req := &OperationRequest{Name: op.Name, Type: typ, ID: id, Method: c.Request().Method, Query: c.QueryParams()}
 	// An operation without input parameters may be POSTed with no body.
 	if req.Method == http.MethodPost && (c.Request().ContentLength != 0 || c.Request().Header.Get(echo.HeaderContentType) != "") {
@@ -97,6 +106,48 @@ func (s *Server) operation(c echo.Context, typ, id, name string) error {
 		return err
 	}
 	return writeJSON(c, resp.Status, resp.Body)
+}
+
+// allowOperation checks an invocation as the interactions it amounts to:
+// reading its target (read of the instance, which must be within the
+// caller's access, or search of the type), and for a POST writing what
+// it writes.
+func (s *Server) allowOperation(ctx context.Context, op *Operation, typ, id, method string) error {
+	switch {
+	case id != "":
+		rec, err := s.store.Read(ctx, typ, id)
+		if err != nil {
+			if _, aerr := s.allow(ctx, typ, InteractionRead); aerr != nil {
+				return aerr
+			}
+			return err
+		}
+		if err := s.readAllowed(ctx, InteractionRead, rec); err != nil {
+			return err
+		}
+	case typ != "":
+		if _, err := s.allow(ctx, typ, InteractionSearch); err != nil {
+			return err
+		}
+	}
+	if method != http.MethodPost {
+		return nil
+	}
+	writes := op.Writes
+	if len(writes) == 0 {
+		writes = []string{cmp.Or(typ, "*")}
+	}
+	for _, t := range writes {
+		for _, in := range []Interaction{InteractionCreate, InteractionUpdate} {
+			if len(op.Writes) == 0 && in == InteractionCreate {
+				continue
+			}
+			if _, err := s.allow(ctx, t, in); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func (op *Operation) invokable(typ, id string) bool {

@@ -27,11 +27,22 @@ func (s *Server) handleRead(c echo.Context) error {
 	if err := checkID(id); err != nil {
 		return err
 	}
-	rec, err := s.store.Read(c.Request().Context(), typ, id)
+	ctx := c.Request().Context()
+	filters, err := s.allow(ctx, typ, InteractionRead)
+	if err != nil {
+		return err
+	}
+	rec, err := s.store.Read(ctx, typ, id)
 	if err != nil {
 		if errors.Is(err, resource.ErrDeleted) && rec != nil {
+			if len(filters) > 0 {
+				return notFound(typ, id) // whose it was is not known
+			}
 			versionHeaders(c.Response().Header(), rec)
 		}
+		return err
+	}
+	if err := s.hide(rec, filters); err != nil {
 		return err
 	}
 	h := c.Response().Header()
@@ -79,8 +90,19 @@ func (s *Server) handleVRead(c echo.Context) error {
 	if err != nil || vid < 1 {
 		return notFound(typ, id+"/_history/"+truncate(c.Param("vid"), 20))
 	}
-	rec, err := s.store.ReadVersion(c.Request().Context(), typ, id, vid)
+	ctx := c.Request().Context()
+	filters, err := s.allow(ctx, typ, InteractionVRead)
 	if err != nil {
+		return err
+	}
+	rec, err := s.store.ReadVersion(ctx, typ, id, vid)
+	if err != nil {
+		if errors.Is(err, resource.ErrDeleted) && len(filters) > 0 {
+			return notFound(typ, id)
+		}
+		return err
+	}
+	if err := s.hide(rec, filters); err != nil {
 		return err
 	}
 	versionHeaders(c.Response().Header(), rec)

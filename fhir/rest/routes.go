@@ -29,7 +29,7 @@ func (s *Server) routes(prefix string) *echo.Echo {
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
 	e.GET("/readyz", s.handleReady)
 
-	g := e.Group(prefix, s.negotiate)
+	g := e.Group(prefix, s.negotiate, s.authorize)
 	g.GET("/metadata", s.handleCapabilities)
 	g.HEAD("/metadata", s.handleCapabilities)
 	g.HEAD("/:type/:id", s.handleRead)
@@ -76,6 +76,13 @@ func (s *Server) handleReady(c echo.Context) error {
 		return c.String(http.StatusServiceUnavailable, "store not reachable\n")
 	}
 	return c.String(http.StatusOK, "ok\n")
+}
+
+// Mount serves h at method and path under the base URL, outside the FHIR
+// API: no content negotiation and no credentials checked. fhir/smart
+// mounts /.well-known/smart-configuration and its token endpoint so.
+func (s *Server) Mount(method, path string, h http.Handler) {
+	s.echo.Add(method, s.prefix+path, echo.WrapHandler(h))
 }
 
 // requestIDKey keys the request id in a request's context.

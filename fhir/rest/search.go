@@ -95,10 +95,25 @@ func (s *Server) searchBundle(ctx context.Context, typ string, params url.Values
 	if err := checkType(typ); err != nil {
 		return nil, err
 	}
-	q, err := s.reg.Parse(typ, params, search.ParseOptions{Base: s.base, Strict: strict})
+	filters, err := s.allow(ctx, typ, InteractionSearch)
 	if err != nil {
 		return nil, err
 	}
+	incs, err := s.parseIncludes(typ, params)
+	if err != nil {
+		return nil, err
+	}
+	rest := url.Values{}
+	for k, vs := range params {
+		if k != "_include" && k != "_revinclude" {
+			rest[k] = vs
+		}
+	}
+	q, err := s.reg.Parse(typ, rest, search.ParseOptions{Base: s.base, Strict: strict})
+	if err != nil {
+		return nil, err
+	}
+	q.Filters = filters
 	b := s.newBundle("searchset")
 	if q.SummaryCount {
 		n, err := s.store.Count(ctx, q)
@@ -136,6 +151,13 @@ func (s *Server) searchBundle(ctx context.Context, typ string, params url.Values
 	for _, rec := range recs {
 		b.Entry = append(b.Entry, entryJSON{FullURL: s.fullURL(rec), Resource: rec.Body, Search: &entrySearch{Mode: "match"}})
 	}
+	incRecs, err := s.included(ctx, recs, incs)
+	if err != nil {
+		return nil, err
+	}
+	for _, rec := range incRecs {
+		b.Entry = append(b.Entry, entryJSON{FullURL: s.fullURL(rec), Resource: rec.Body, Search: &entrySearch{Mode: "include"}})
+	}
 	if len(q.Ignored) > 0 {
 		b.Entry = append(b.Entry, entryJSON{Resource: resource.Outcome(resource.Issue{
 			Severity: resource.SeverityWarning, Code: resource.IssueNotSupported,
@@ -153,7 +175,8 @@ func (s *Server) pageURL(typ string, params url.Values, q *search.Query, offset 
 	keep := url.Values{}
 	for k, vs := range params {
 		code, _, _ := strings.Cut(k, ":")
-		applied := k == "_total" || k == "_summary" || s.reg.Lookup(typ, code) != nil
+		applied := k == "_total" || k == "_summary" || k == "_include" || k == "_revinclude" ||
+			s.reg.Lookup(typ, code) != nil
 		if !applied {
 			continue
 		}

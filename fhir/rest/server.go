@@ -41,6 +41,13 @@ type Config struct {
 	Now func() time.Time
 	// Version is the software version shown in the CapabilityStatement.
 	Version string
+	// Authorizer checks every request's credentials (see access.go). Nil
+	// turns authorization off: every request is served, and the
+	// CapabilityStatement says so.
+	Authorizer Authorizer
+	// Security is the JSON of CapabilityStatement.rest.security that
+	// describes the Authorizer (SMART's oauth-uris); nil for none.
+	Security []byte
 	// OnCommit, when set, is told of every client write stored (see
 	// [CommitHook]).
 	OnCommit CommitHook
@@ -59,6 +66,9 @@ type Server struct {
 	ops     map[string]*Operation
 	checks  map[string]WriteCheck
 	echo    *echo.Echo
+	prefix  string // path of the base URL
+	auth    Authorizer
+	secJSON []byte
 
 	onCommit CommitHook
 }
@@ -94,8 +104,10 @@ func New(st Store, reg *search.Registry, cfg Config) (*Server, error) {
 	if s.version == "" {
 		s.version = "dev"
 	}
+	s.auth, s.secJSON = cfg.Authorizer, cfg.Security
 	s.started = s.clock()
-	s.echo = s.routes(strings.TrimSuffix(u.Path, "/"))
+	s.prefix = strings.TrimSuffix(u.Path, "/")
+	s.echo = s.routes(s.prefix)
 	return s, nil
 }
 

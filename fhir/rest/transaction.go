@@ -115,7 +115,7 @@ func (s *Server) resolveID(ctx context.Context, e inEntry, t target) (string, er
 	switch {
 	case e.Request.Method == http.MethodPost && !t.cond && t.id == "":
 		if e.Request.IfNoneExist != "" {
-			matches, err := s.matchOne(ctx, t.typ, strings.TrimPrefix(e.Request.IfNoneExist, t.typ+"?"), "ifNoneExist")
+			matches, err := s.matchOne(ctx, t.typ, strings.TrimPrefix(e.Request.IfNoneExist, t.typ+"?"), InteractionCreate, "ifNoneExist")
 			if err != nil {
 				return "", err
 			}
@@ -129,7 +129,7 @@ func (s *Server) resolveID(ctx context.Context, e inEntry, t target) (string, er
 		}
 		return newID(), nil
 	case e.Request.Method == http.MethodPut && t.cond:
-		matches, err := s.matchOne(ctx, t.typ, t.query, "the conditional update")
+		matches, err := s.matchOne(ctx, t.typ, t.query, InteractionUpdate, "the conditional update")
 		if err != nil {
 			return "", err
 		}
@@ -169,7 +169,7 @@ func (s *Server) planTransactionEntry(ctx context.Context, e inEntry, t target, 
 				return &plan{status: http.StatusOK, rec: rec}, nil
 			}
 		}
-		return s.planNew(t.typ, id, body, http.MethodPost)
+		return s.planNew(ctx, t.typ, id, body, http.MethodPost)
 	case http.MethodPut:
 		if len(bytes.TrimSpace(body)) == 0 {
 			return nil, resource.Errorf(http.StatusBadRequest, resource.IssueRequired, "resource", "a PUT entry needs a resource")

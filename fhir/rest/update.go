@@ -68,7 +68,7 @@ func (s *Server) handleConditionalUpdate(c echo.Context) error {
 // planConditionalUpdate resolves the search: no match creates (with the
 // body's id if it has one), one match updates it, more are a 412.
 func (s *Server) planConditionalUpdate(ctx context.Context, typ, query string, body []byte, ifMatch string) (*plan, error) {
-	matches, err := s.matchOne(ctx, typ, withoutFormat(query), "the conditional update")
+	matches, err := s.matchOne(ctx, typ, withoutFormat(query), InteractionUpdate, "the conditional update")
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +79,7 @@ func (s *Server) planConditionalUpdate(ctx context.Context, typ, query string, b
 	switch len(matches) {
 	case 0:
 		if bodyID == "" {
-			return s.planNew(typ, newID(), body, http.MethodPut)
+			return s.planNew(ctx, typ, newID(), body, http.MethodPut)
 		}
 		return s.planUpdate(ctx, typ, bodyID, body, ifMatch, true)
 	case 1:
@@ -104,9 +104,18 @@ func (s *Server) planUpdate(ctx context.Context, typ, id string, body []byte, if
 	if bodyID != "" && bodyID != id {
 		return nil, badRequest(typ+".id", "the id in the body differs from the id in the URL")
 	}
+	filters, err := s.allow(ctx, typ, InteractionUpdate)
+	if err != nil {
+		return nil, err
+	}
 	cur, err := s.store.Read(ctx, typ, id)
 	if err != nil && !errors.Is(err, resource.ErrNotFound) && !errors.Is(err, resource.ErrDeleted) {
 		return nil, err
+	}
+	if cur != nil && !cur.Deleted {
+		if err := s.hide(cur, filters); err != nil {
+			return nil, err
+		}
 	}
 	var prev int64
 	if cur != nil {
@@ -132,6 +141,12 @@ func (s *Server) planUpdate(ctx context.Context, typ, id string, body []byte, if
 		return nil, err
 	}
 	rec.Method = http.MethodPut
+	if ok, err := s.visible(rec, filters); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, &AuthError{Status: http.StatusForbidden, Code: "insufficient_scope",
+			Detail: "the " + typ + " written is outside what the token's scopes and context allow"}
+	}
 	if unchanged(r, cur) {
 		return &plan{status: http.StatusOK, rec: cur}, nil
 	}

@@ -165,7 +165,8 @@ func (s *Server) respond(c echo.Context, p *plan) error {
 
 // matchOne runs the search of a conditional interaction. The query is
 // always handled strictly: an ignored parameter would widen the match.
-func (s *Server) matchOne(ctx context.Context, typ, query string, header string) ([]*store.Record, error) {
+// The search sees only what the caller may do in on.
+func (s *Server) matchOne(ctx context.Context, typ, query string, in Interaction, header string) ([]*store.Record, error) {
 	// If-None-Exist may carry a whole search URL; only its query counts.
 	if _, q, ok := strings.Cut(query, "?"); ok {
 		query = q
@@ -187,6 +188,9 @@ func (s *Server) matchOne(ctx context.Context, typ, query string, header string)
 		return nil, badRequest("", "%s needs at least one search parameter that selects resources", header)
 	}
 	q.Offset, q.Count, q.SummaryCount = 0, 2, false
+	if q.Filters, err = s.allow(ctx, typ, in); err != nil {
+		return nil, err
+	}
 	recs, _, err := s.store.Search(ctx, q)
 	return recs, err
 }

@@ -1,0 +1,191 @@
+package rest
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/fhirbill/fhirbill/fhir/resource"
+	"github.com/fhirbill/fhirbill/fhir/search"
+	"github.com/fhirbill/fhirbill/fhir/store"
+)
+
+// Interaction is a RESTful interaction, coded as FHIR codes them
+// (https://hl7.org/fhir/R4/valueset-type-restful-interaction.html).
+type Interaction string
+
+// The interactions an [Access] is asked about. Operations are asked as
+// the reads and writes they amount to (see [Operation.Writes]).
+const (
+	InteractionRead            Interaction = "read"
+	InteractionVRead           Interaction = "vread"
+	InteractionHistoryInstance Interaction = "history-instance"
+	InteractionHistoryType     Interaction = "history-type"
+	InteractionSearch          Interaction = "search-type"
+	InteractionCreate          Interaction = "create"
+	InteractionUpdate          Interaction = "update"
+	InteractionDelete          Interaction = "delete"
+)
+
+// Authorizer checks the credentials of a request; fhir/smart implements
+// it. Config.Authorizer nil serves every request (auth off).
+type Authorizer interface {
+	// Authorize returns what the caller of r may do, or an *AuthError
+	// with status 401 when the credentials are missing or not valid. It
+	// must not read the body.
+	Authorize(r *http.Request) (Access, error)
+}
+
+// Access is what one caller may do. The server asks it once per
+// interaction, and per entry of a batch or transaction.
+type Access interface {
+	// Allow reports whether the caller may do in on resources of typ.
+	// Nil filters: on every one. Otherwise only on those matching every
+	// filter: searches and histories carry them to the store, and a
+	// resource read outside them is answered as not found. Refused: an
+	// *AuthError with status 403.
+	Allow(typ string, in Interaction) ([]search.Filter, error)
+}
+
+// AuthError refuses a request: 401 when the credentials are missing or not
+// valid, 403 when they do not allow the interaction. It becomes an
+// OperationOutcome and a WWW-Authenticate challenge (RFC 6750 §3).
+type AuthError struct {
+	Status int
+	// Code is the RFC 6750 error code: invalid_request, invalid_token or
+	// insufficient_scope; empty when the request had no credentials.
+	Code string
+	// Detail says what was wrong, for the client. It never holds the
+	// token or a value taken from it.
+	Detail string
+}
+
+func (e *AuthError) Error() string {
+	return fmt.Sprintf("auth %d %s: %s", e.Status, e.Code, e.Detail)
+}
+
+// challenge is the WWW-Authenticate value of e.
+func (e *AuthError) challenge() string {
+	v := `Bearer realm="fhirbill"`
+	if e.Code != "" {
+		v += fmt.Sprintf(`, error=%q`, e.Code)
+		if e.Detail != "" {
+			v += fmt.Sprintf(`, error_description=%q`, strings.ReplaceAll(e.Detail, `"`, "'"))
+		}
+	}
+	return v
+}
+
+// accessKey keys the caller's Access in a request's context.
+type accessKey struct{}
+
+// allowAll is the Access of every request when auth is off.
+type allowAll struct{}
+
+func (allowAll) Allow(string, Interaction) ([]search.Filter, error) { return nil, nil }
+
+// authorize is the middleware that checks credentials on every FHIR
+// endpoint but /metadata, and puts the caller's Access in the context.
+func (s *Server) authorize(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if s.auth == nil || strings.HasSuffix(c.Path(), "/metadata") {
+			return next(c)
+		}
+		a, err := s.auth.Authorize(c.Request())
+		if err != nil {
+			return err
+		}
+		ctx := context.WithValue(c.Request().Context(), accessKey{}, a)
+		c.SetRequest(c.Request().WithContext(ctx))
+		return next(c)
+	}
+}
+
+// allow asks the caller's Access about in on typ.
+func (s *Server) allow(ctx context.Context, typ string, in Interaction) ([]search.Filter, error) {
+	a, ok := ctx.Value(accessKey{}).(Access)
+	if !ok {
+		if s.auth != nil {
+			// A path that skipped the middleware: refuse rather than serve.
+			return nil, &AuthError{Status: http.StatusUnauthorized, Detail: "authentication required"}
+		}
+		a = allowAll{}
+	}
+	return a.Allow(typ, in)
+}
+
+// visible reports whether rec matches filters. A deleted version has no
+// content to match and is visible only without filters.
+func (s *Server) visible(rec *store.Record, filters []search.Filter) (bool, error) {
+	if len(filters) == 0 {
+		return true, nil
+	}
+	if rec == nil || rec.Deleted || len(rec.Body) == 0 {
+		return false, nil
+	}
+	idx := rec.Index
+	if idx == nil {
+		var err error
+		if idx, err = s.reg.Extract(rec.Type, rec.Body, s.base); err != nil {
+			return false, fmt.Errorf("index %s/%s: %w", rec.Type, rec.ID, err)
+		}
+	}
+	for _, f := range filters {
+		if !f.Match(rec.ID, idx) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// hide answers a record outside filters as not found.
+func (s *Server) hide(rec *store.Record, filters []search.Filter) error {
+	ok, err := s.visible(rec, filters)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return notFound(rec.Type, rec.ID)
+	}
+	return nil
+}
+
+// readAllowed runs the check of a read-like interaction on a record the
+// store returned: outside the caller's filters it does not exist.
+func (s *Server) readAllowed(ctx context.Context, in Interaction, rec *store.Record) error {
+	filters, err := s.allow(ctx, rec.Type, in)
+	if err != nil {
+		return err
+	}
+	return s.hide(rec, filters)
+}
+
+// writeAllowed checks that a resource written by in stays within the
+// caller's filters: writing outside them is forbidden.
+func (s *Server) writeAllowed(ctx context.Context, in Interaction, rec *store.Record) error {
+	filters, err := s.allow(ctx, rec.Type, in)
+	if err != nil {
+		return err
+	}
+	ok, err := s.visible(rec, filters)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return &AuthError{Status: http.StatusForbidden, Code: "insufficient_scope",
+			Detail: fmt.Sprintf("the %s written is outside what the token's scopes and context allow", rec.Type)}
+	}
+	return nil
+}
+
+// authIssue is the OperationOutcome issue of an AuthError.
+func authIssue(e *AuthError) resource.Issue {
+	code := resource.IssueLogin
+	if e.Status == http.StatusForbidden {
+		code = resource.IssueForbidden
+	}
+	return issue(code, e.Detail)
+}
