@@ -114,6 +114,13 @@ func (s *Server) verify(assertion string) (*Client, error) {
 		}
 		return client.Key, nil
 	}
+	// The algorithm first, to say so: jwt reports a wrong one as a bad
+	// signature.
+	if t, _, err := jwt.NewParser().ParseUnverified(assertion, &jwt.RegisteredClaims{}); err == nil {
+		if alg := t.Method.Alg(); alg != "RS384" && alg != "ES384" {
+			return nil, errors.New("the assertion must be signed with RS384 or ES384")
+		}
+	}
 	var claims jwt.RegisteredClaims
 	p := jwt.NewParser(
 		jwt.WithValidMethods([]string{"RS384", "ES384"}),
