@@ -40,6 +40,10 @@ func (s *Server) handleCreate(c echo.Context) error {
 // planCreate plans a create. With ifNoneExist, one match answers 200 with
 // it and stores nothing; several are a 412.
 func (s *Server) planCreate(ctx context.Context, typ string, body []byte, ifNoneExist string) (*plan, error) {
+	// A caller who may not create learns nothing from validation.
+	if _, err := s.allow(ctx, typ, InteractionCreate); err != nil {
+		return nil, err
+	}
 	// Validate first: a bad body is a 400 whether or not the search matches.
 	p, err := s.planNew(ctx, typ, newID(), body, http.MethodPost)
 	if err != nil {

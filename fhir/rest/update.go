@@ -94,6 +94,10 @@ func (s *Server) planConditionalUpdate(ctx context.Context, typ, query string, b
 // planUpdate plans version n+1 of typ/id. requireID: the body must carry
 // the same id (plain PUT); a conditional update may leave it out.
 func (s *Server) planUpdate(ctx context.Context, typ, id string, body []byte, ifMatch string, requireID bool) (*plan, error) {
+	filters, err := s.allow(ctx, typ, InteractionUpdate)
+	if err != nil {
+		return nil, err
+	}
 	bodyID, err := idInBody(body)
 	if err != nil {
 		return nil, err
@@ -103,10 +107,6 @@ func (s *Server) planUpdate(ctx context.Context, typ, id string, body []byte, if
 	}
 	if bodyID != "" && bodyID != id {
 		return nil, badRequest(typ+".id", "the id in the body differs from the id in the URL")
-	}
-	filters, err := s.allow(ctx, typ, InteractionUpdate)
-	if err != nil {
-		return nil, err
 	}
 	cur, err := s.store.Read(ctx, typ, id)
 	if err != nil && !errors.Is(err, resource.ErrNotFound) && !errors.Is(err, resource.ErrDeleted) {

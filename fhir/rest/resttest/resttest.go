@@ -32,6 +32,14 @@ type Server struct {
 // test.
 func New(t testing.TB) *Server {
 	t.Helper()
+	return NewWith(t, nil)
+}
+
+// NewWith starts an API like [New] with the configuration configure
+// returns for the base URL, store and registry (an Authorizer, say); nil
+// configure is New.
+func NewWith(t testing.TB, configure func(base string, st *store.Store, reg *search.Registry) rest.Config) *Server {
+	t.Helper()
 	st := storetest.New(t)
 	reg, err := search.Load(profiles.SearchParameters)
 	if err != nil {
@@ -48,7 +56,11 @@ func New(t testing.TB) *Server {
 	hs.Start()
 	t.Cleanup(hs.Close)
 	base := hs.URL + "/fhir"
-	api, err := rest.New(st, reg, rest.Config{Base: base})
+	cfg := rest.Config{Base: base}
+	if configure != nil {
+		cfg = configure(base, st, reg)
+	}
+	api, err := rest.New(st, reg, cfg)
 	if err != nil {
 		t.Fatalf("rest.New: %v", err)
 	}

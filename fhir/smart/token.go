@@ -1,0 +1,199 @@
+package smart
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/fhirbill/fhirbill/fhir/resource"
+)
+
+// TokenPath is where the built-in token endpoint is served, under the
+// base URL.
+const TokenPath = "/auth/token"
+
+// assertionType is the client_assertion_type of private_key_jwt
+// (RFC 7523 §2.2).
+const assertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+// maxAssertionLife is how far in the future an assertion's exp may be
+// (backend-services.html: "no more than five minutes in the future").
+const maxAssertionLife = 5 * time.Minute
+
+// tokenURL is the audience client assertions must name.
+func (s *Server) tokenURL() string { return s.base + TokenPath }
+
+// oauthError is an RFC 6749 §5.2 error. The token endpoint answers OAuth
+// errors, not OperationOutcomes, as SMART backend services require.
+type oauthError struct {
+	status int
+	Code   string `json:"error"`
+	Detail string `json:"error_description"`
+}
+
+func (e *oauthError) Error() string { return e.Code + ": " + e.Detail }
+
+func badClient(detail string) *oauthError {
+	return &oauthError{http.StatusUnauthorized, "invalid_client", detail}
+}
+
+func badRequest(code, detail string) *oauthError {
+	return &oauthError{http.StatusBadRequest, code, detail}
+}
+
+// handleToken serves the client_credentials grant with private_key_jwt
+// client authentication
+// (https://hl7.org/fhir/smart-app-launch/backend-services.html#obtaining-an-access-token).
+func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	w.Header().Set("Content-Type", "application/json")
+	body, clientID, err := s.token(r)
+	if err != nil {
+		var oe *oauthError
+		if !errors.As(err, &oe) {
+			s.log.ErrorContext(r.Context(), "token endpoint failed", "err", err)
+			oe = &oauthError{http.StatusInternalServerError, "server_error", "the token could not be issued"}
+		} else {
+			s.log.InfoContext(r.Context(), "token refused", "client_id", clientID, "reason", oe.Code)
+		}
+		w.WriteHeader(oe.status)
+		_ = json.NewEncoder(w).Encode(oe)
+		return
+	}
+	s.log.InfoContext(r.Context(), "token issued", "client_id", clientID)
+	_, _ = w.Write(body)
+}
+
+func (s *Server) token(r *http.Request) (body []byte, clientID string, err error) {
+	if r.Method != http.MethodPost {
+		return nil, "", badRequest("invalid_request", "the token endpoint takes POST")
+	}
+	r.Body = http.MaxBytesReader(nil, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		return nil, "", badRequest("invalid_request", "the body must be application/x-www-form-urlencoded")
+	}
+	f := r.PostForm
+	switch {
+	case f.Get("grant_type") != "client_credentials":
+		return nil, "", badRequest("unsupported_grant_type", "grant_type must be client_credentials")
+	case f.Get("client_assertion_type") != assertionType:
+		return nil, "", badRequest("invalid_request", "client_assertion_type must be "+assertionType)
+	case f.Get("client_assertion") == "":
+		return nil, "", badRequest("invalid_request", "client_assertion is required")
+	}
+
+	c, claims, err := s.checkAssertion(r, f.Get("client_assertion"))
+	if c != nil {
+		clientID = c.ID
+	}
+	if err != nil {
+		return nil, clientID, err
+	}
+
+	granted := grant(c.scopes, f.Get("scope"))
+	if len(granted) == 0 {
+		return nil, clientID, badRequest("invalid_scope",
+			"none of the requested scopes is allowed to this client")
+	}
+	key := "assertion/" + c.ID + "/" + claims.ID
+	exp := claims.ExpiresAt.Add(leeway)
+	if err := s.cfg.Replay.UseOnce(r.Context(), key, exp, s.cfg.Now()); err != nil {
+		if errors.Is(err, resource.ErrConflict) {
+			return nil, clientID, badClient("this client_assertion (jti) was already used")
+		}
+		return nil, clientID, err
+	}
+
+	tok, err := s.Issue(c.ID, granted, "")
+	if err != nil {
+		return nil, clientID, err
+	}
+	body, err = json.Marshal(map[string]any{
+		"access_token": tok,
+		"token_type":   "bearer",
+		"expires_in":   int(s.cfg.TokenTTL / time.Second),
+		"scope":        strings.Join(granted, " "),
+	})
+	return body, clientID, err
+}
+
+// checkAssertion verifies a client assertion: signed by a registered
+// client's key with a pinned algorithm, iss = sub = client_id, aud = this
+// token endpoint, exp at most five minutes ahead, a jti.
+func (s *Server) checkAssertion(r *http.Request, assertion string) (*client, *jwt.RegisteredClaims, error) {
+	var unverified jwt.RegisteredClaims
+	if _, _, err := jwt.NewParser().ParseUnverified(assertion, &unverified); err != nil {
+		return nil, nil, badClient("client_assertion is not a well-formed JWT")
+	}
+	c := s.clients[unverified.Issuer]
+	if c == nil {
+		return nil, nil, badClient("the client (iss of client_assertion) is not registered")
+	}
+	var claims jwt.RegisteredClaims
+	p := jwt.NewParser(
+		jwt.WithValidMethods(Algorithms),
+		jwt.WithAudience(s.tokenURL()),
+		jwt.WithIssuer(c.ID),
+		jwt.WithSubject(c.ID),
+		jwt.WithExpirationRequired(),
+		jwt.WithLeeway(leeway),
+		jwt.WithTimeFunc(s.cfg.Now),
+	)
+	if _, err := p.ParseWithClaims(assertion, &claims, c.keys.KeyfuncCtx(r.Context())); err != nil {
+		return c, nil, badClient("client_assertion refused: " + tokenProblem(err))
+	}
+	if claims.ExpiresAt.After(s.cfg.Now().Add(maxAssertionLife + leeway)) {
+		return c, nil, badClient("client_assertion exp is more than five minutes ahead")
+	}
+	if claims.ID == "" {
+		return c, nil, badClient("client_assertion needs a jti")
+	}
+	return c, &claims, nil
+}
+
+// grant returns the requested scopes the client's registered scopes cover.
+func grant(allowed []Scope, requested string) []string {
+	var out []string
+	for _, f := range strings.Fields(requested) {
+		want, ok := ParseScope(f)
+		if !ok {
+			continue
+		}
+		for _, a := range allowed {
+			if a.covers(want) {
+				out = append(out, f)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// Issue signs an access token of the built-in issuer for clientID with
+// scopes and, when patient is not "", that patient in context. The
+// command line and tests use it too.
+func (s *Server) Issue(clientID string, scopes []string, patient string) (string, error) {
+	now := s.cfg.Now()
+	claims := accessClaims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    s.base,
+			Subject:   clientID,
+			Audience:  jwt.ClaimStrings{s.audience},
+			ExpiresAt: jwt.NewNumericDate(now.Add(s.cfg.TokenTTL)),
+			IssuedAt:  jwt.NewNumericDate(now),
+			ID:        rand.Text(),
+		},
+		Scope:    scopeClaim(strings.Join(scopes, " ")),
+		Patient:  patient,
+		ClientID: clientID,
+	}
+	t := jwt.NewWithClaims(s.signingMethod(), claims)
+	t.Header["kid"] = s.kid
+	return t.SignedString(s.key)
+}
