@@ -14,7 +14,7 @@ import (
 
 // DefaultScopes are the scopes asked for when a connection names none.
 const DefaultScopes = "system/Encounter.read system/Condition.read system/Procedure.read " +
-	"system/Patient.read system/Coverage.read"
+	"system/Patient.read system/Coverage.read system/Organization.read system/Location.read"
 
 // Connection is one connected EHR.
 type Connection struct {

@@ -17,6 +17,7 @@ import (
 // Practitioner, an Organization) becomes an absolute URL at the EHR.
 var pulledTypes = map[string]bool{
 	"Encounter": true, "Condition": true, "Procedure": true, "Patient": true, "Coverage": true,
+	"Organization": true, "Location": true,
 }
 
 // idEncoding writes derived ids: lower-case base32, valid FHIR ids.

@@ -30,8 +30,8 @@ func TestSync_RetryAfterHonoured(t *testing.T) {
 	if gap := reqs[1].At.Sub(reqs[0].At); gap < time.Second {
 		t.Errorf("retried %v after a 429 with Retry-After: 1", gap)
 	}
-	if sum.Pulled["Encounter"] != 12 || sum.Created != 12*3+2 {
-		t.Errorf("pulled %v, created %d; want 12 Encounters and 38 resources", sum.Pulled, sum.Created)
+	if sum.Pulled["Encounter"] != 12 || sum.Created != 12*3+3 {
+		t.Errorf("pulled %v, created %d; want 12 Encounters and 39 resources", sum.Pulled, sum.Created)
 	}
 
 	// 500s are retried with backoff; the second sync then finds nothing new.
@@ -143,7 +143,7 @@ func bodies(t *testing.T, l *local, typ string) map[string]string {
 
 func TestSync_NarrowerScopeSkipsAndReports(t *testing.T) {
 	srv, conn := newEHR(t, "narrow", "system/Encounter.read", "system/Condition.read",
-		"system/Patient.read", "system/Coverage.read")
+		"system/Patient.read", "system/Coverage.read", "system/Organization.read")
 	addVisits(t, srv, "p1", 3)
 	l := newLocal(t, nil, nil)
 	s := newSyncer(t, l, conn, nil, nil)
@@ -158,7 +158,7 @@ func TestSync_NarrowerScopeSkipsAndReports(t *testing.T) {
 	if sum.Pulled["Encounter"] != 3 || sum.Pulled["Procedure"] != 0 {
 		t.Errorf("pulled %v", sum.Pulled)
 	}
-	if n := sum.SkipReasons()["the EHR answered 403 Forbidden"]; n != 1 {
+	if n := sum.SkipReasons()["the EHR answered 403 Forbidden"]; n != 1 || len(sum.Skipped) != 1 {
 		t.Errorf("skips %v: want the Procedure search reported as a 403", sum.Skipped)
 	}
 }

@@ -111,8 +111,9 @@ func newSyncer(t *testing.T, l *local, conn *ehr.Connection, bill ehr.BillFunc, 
 	return s
 }
 
-// addVisits adds a Patient with a Coverage and n finished Encounters,
-// each with a Condition and a Procedure, to the EHR.
+// addVisits adds a Patient with a Coverage, a clinic (Organization) and
+// n finished Encounters there, each with a Condition and a Procedure, to
+// the EHR: 3n+3 resources.
 func addVisits(t *testing.T, srv *ehrtest.Server, patient string, n int) {
 	t.Helper()
 	put := func(format string, args ...any) {
@@ -121,15 +122,16 @@ func addVisits(t *testing.T, srv *ehrtest.Server, patient string, n int) {
 		}
 	}
 	put(`{"resourceType":"Patient","id":%q,"gender":"female","birthDate":"1970-01-01"}`, patient)
+	put(`{"resourceType":"Organization","id":"org-%s","name":"Clinic"}`, patient)
 	put(`{"resourceType":"Coverage","id":"cov-%s","status":"active","beneficiary":{"reference":"Patient/%s"},
 		"payor":[{"display":"Medicare"}]}`, patient, patient)
 	for i := range n {
 		enc := fmt.Sprintf("%s-enc-%03d", patient, i)
 		put(`{"resourceType":"Encounter","id":%q,"status":"finished",
 			"class":{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"AMB"},
-			"subject":{"reference":"Patient/%s"},"period":{"start":"2025-03-%02dT09:00:00Z","end":"2025-03-%02dT09:30:00Z"},
+			"subject":{"reference":"Patient/%s"},"serviceProvider":{"reference":"Organization/org-%s"},"period":{"start":"2025-03-%02dT09:00:00Z","end":"2025-03-%02dT09:30:00Z"},
 			"participant":[{"individual":{"reference":"Practitioner/dr-1"}}]}`,
-			enc, patient, i%28+1, i%28+1)
+			enc, patient, patient, i%28+1, i%28+1)
 		put(`{"resourceType":"Condition","id":"%s-cond","subject":{"reference":"Patient/%s"},
 			"encounter":{"reference":"Encounter/%s"},
 			"code":{"coding":[{"system":"http://snomed.info/sct","code":"44054006"}]}}`, enc, patient, enc)

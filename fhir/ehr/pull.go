@@ -29,7 +29,7 @@ type run struct {
 	lease, holder string
 	wm            watermark
 	sum           *Summary
-	patients      map[string]bool // Patients pulled in this run, by EHR id
+	fetched       map[string]bool // Patients, Organizations, Locations asked for in this run
 	progress      func(Summary)
 }
 
@@ -197,6 +197,9 @@ func (r *run) related(ctx context.Context, typ, param, prefix string, ids []stri
 			var se *StatusError
 			if errors.As(err, &se) && se.Status >= 400 && se.Status < 500 {
 				r.skip(fmt.Sprintf("%s?%s (%d ids)", typ, param, len(part)), se.Error())
+				for _, id := range part {
+					r.fetched["refused:"+typ+"/"+id] = true // reported with the search
+				}
 				break
 			}
 			if err != nil {
@@ -234,8 +237,8 @@ func (r *run) store(ctx context.Context, encs []entry) error {
 		}
 		_ = json.Unmarshal(e.raw, &head)
 		typ, id, ok := splitRef(strings.TrimPrefix(head.Subject.Reference, r.conn.Base+"/"))
-		if ok && typ == "Patient" && !r.patients[id] {
-			r.patients[id] = true
+		if ok && typ == "Patient" && !r.fetched["Patient/"+id] {
+			r.fetched["Patient/"+id] = true
 			patIDs = append(patIDs, id)
 		}
 	}
@@ -256,7 +259,22 @@ func (r *run) store(ctx context.Context, encs []entry) error {
 		}
 		all = append(all, got...)
 	}
-	r.missingPatients(all, patIDs)
+	r.missing(all, "Patient", patIDs)
+
+	// The billing provider and payers (Organization) and the place of
+	// service (Location) that billing reads.
+	orgIDs, locIDs := r.providers(all)
+	for _, q := range []struct {
+		typ string
+		ids []string
+	}{{"Organization", orgIDs}, {"Location", locIDs}} {
+		got, err := r.related(ctx, q.typ, "_id", "", q.ids)
+		if err != nil {
+			return err
+		}
+		all = append(all, got...)
+		r.missing(got, q.typ, q.ids)
+	}
 
 	var items []*pulled
 	seen := map[string]bool{}
@@ -283,20 +301,59 @@ func (r *run) store(ctx context.Context, encs []entry) error {
 	return nil
 }
 
-// missingPatients reports Patients the Encounters name that the EHR did
+// missing reports the resources of typ asked for by id that the EHR did
 // not return.
-func (r *run) missingPatients(all []entry, asked []string) {
+func (r *run) missing(all []entry, typ string, asked []string) {
 	got := map[string]bool{}
 	for _, e := range all {
-		if e.typ == "Patient" {
+		if e.typ == typ {
 			got[e.id] = true
 		}
 	}
 	for _, id := range asked {
-		if !got[id] {
-			r.skip("Patient/"+id, "not returned by the EHR")
+		if !got[id] && !r.fetched["refused:"+typ+"/"+id] {
+			r.skip(typ+"/"+id, "not returned by the EHR")
 		}
 	}
+}
+
+// providers returns the Organizations (Encounter.serviceProvider,
+// Coverage.payor) and Locations (Encounter.location) that entries name
+// and this run has not fetched yet.
+func (r *run) providers(entries []entry) (orgs, locs []string) {
+	add := func(ref, want string, out *[]string) {
+		typ, id, ok := splitRef(strings.TrimPrefix(ref, r.conn.Base+"/"))
+		if ok && typ == want && !r.fetched[typ+"/"+id] {
+			r.fetched[typ+"/"+id] = true
+			*out = append(*out, id)
+		}
+	}
+	for _, e := range entries {
+		var head struct {
+			ServiceProvider struct {
+				Reference string `json:"reference"`
+			} `json:"serviceProvider"`
+			Location []struct {
+				Location struct {
+					Reference string `json:"reference"`
+				} `json:"location"`
+			} `json:"location"`
+			Payor []struct {
+				Reference string `json:"reference"`
+			} `json:"payor"`
+		}
+		if e.typ != "Encounter" && e.typ != "Coverage" || json.Unmarshal(e.raw, &head) != nil {
+			continue
+		}
+		add(head.ServiceProvider.Reference, "Organization", &orgs)
+		for _, p := range head.Payor {
+			add(p.Reference, "Organization", &orgs)
+		}
+		for _, l := range head.Location {
+			add(l.Location.Reference, "Location", &locs)
+		}
+	}
+	return orgs, locs
 }
 
 // commit stores items as one group; when that fails, one by one, so

@@ -151,7 +151,7 @@ func (s *Syncer) Sync(ctx context.Context, name string, progress func(Summary)) 
 	r := &run{
 		s: s, conn: conn, tokens: s.tokens[name], lease: lease, holder: holder,
 		sum:      &Summary{Connection: name, Pulled: map[string]int{}},
-		patients: map[string]bool{},
+		fetched:  map[string]bool{},
 		progress: progress,
 	}
 	start := s.now()
