@@ -27,8 +27,10 @@ var version = "dev"
 // cli is the command line: one struct gives each flag its default, help
 // and environment variable.
 type cli struct {
-	Serve  serveCmd  `cmd:"" help:"Run the FHIR server."`
-	Import importCmd `cmd:"" help:"Load reference data into the store."`
+	Serve   serveCmd   `cmd:"" help:"Run the FHIR server."`
+	Import  importCmd  `cmd:"" help:"Load reference data into the store."`
+	Sync    syncCmd    `cmd:"" help:"Pull new Encounters (and what they reference) from a connected EHR once."`
+	Testehr testehrCmd `cmd:"" name:"testehr" help:"Run a test EHR on FHIR Bundles, for trying EHR pulls."`
 }
 
 // importCmd groups the import subcommands.

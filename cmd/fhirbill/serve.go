@@ -37,6 +37,7 @@ var currencyCode = regexp.MustCompile(`^[A-Z]{3}$`)
 // serveCmd is `fhirbill serve`.
 type serveCmd struct {
 	storeFlags
+	ehrFlags
 	Listen          string        `default:"127.0.0.1:8080" env:"FHIRBILL_LISTEN" help:"Address to listen on (host:port; :8080 for all interfaces)."`
 	BaseURL         string        `default:"" env:"FHIRBILL_BASE_URL" help:"Public base URL of the FHIR API; its path is where the API is served (default http://<listen>/fhir)."`
 	MaxBody         int64         `default:"16777216" env:"FHIRBILL_MAX_BODY" help:"Largest request body accepted, in bytes."`
@@ -116,7 +117,11 @@ func (c *serveCmd) Run(ctx context.Context, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if _, err := startBilling(ctx, api, st, c.Currency, logger); err != nil {
+	biller, err := startBilling(ctx, api, st, c.Currency, logger)
+	if err != nil {
+		return err
+	}
+	if err := startEHR(ctx, c.ehrFlags, api, st, biller, logger); err != nil {
 		return err
 	}
 	srv := &http.Server{

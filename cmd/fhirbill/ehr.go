@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/fhirbill/fhirbill/billing"
+	"github.com/fhirbill/fhirbill/fhir/ehr"
+	"github.com/fhirbill/fhirbill/fhir/rest"
+	"github.com/fhirbill/fhirbill/fhir/store"
+)
+
+// ehrFlags name the EHR connections file; serve and sync take them.
+type ehrFlags struct {
+	EHRConfig string `name:"ehr-config" env:"FHIRBILL_EHR_CONFIG" help:"JSON file of EHR connections to pull from (see README, 'Connecting an EHR'); private keys come from the files or environment variables it names." type:"existingfile"`
+}
+
+// billFunc adapts the Biller to the connector, which must not import
+// billing.
+func billFunc(b *billing.Biller) ehr.BillFunc {
+	return func(ctx context.Context, encounterID string) error {
+		_, err := b.Bill(ctx, encounterID)
+		return err
+	}
+}
+
+// newSyncer loads the connections of f and builds the syncer over api and
+// st; nil when no file is configured.
+func (f *ehrFlags) newSyncer(api *rest.Server, st *store.Store, bill ehr.BillFunc, logger *slog.Logger) (*ehr.Syncer, error) {
+	if f.EHRConfig == "" {
+		return nil, nil
+	}
+	conns, err := ehr.LoadConnections(f.EHRConfig, os.Getenv)
+	if err != nil {
+		return nil, fmt.Errorf("--ehr-config: %w", err)
+	}
+	return ehr.NewSyncer(ehr.Config{Connections: conns, Records: api, State: st, Bill: bill, Logger: logger})
+}
+
+// startEHR registers $ehr-sync and starts the per-connection scheduler
+// for serve; it does nothing without --ehr-config.
+func startEHR(ctx context.Context, f ehrFlags, api *rest.Server, st *store.Store, b *billing.Biller, logger *slog.Logger) error {
+	s, err := f.newSyncer(api, st, billFunc(b), logger)
+	if err != nil || s == nil {
+		return err
+	}
+	api.RegisterOperation(s.Operation())
+	go s.Run(ctx)
+	for _, name := range s.Connections() {
+		c := s.Connection(name)
+		logger.Info("ehr connection", "ehr", name, "base", c.Base, "interval", c.Interval.String(), "key", c.Key())
+	}
+	return nil
+}

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/fhirbill/fhirbill/fhir/ehr"
+	"github.com/fhirbill/fhirbill/fhir/rest"
+	"github.com/fhirbill/fhirbill/fhir/search"
+	"github.com/fhirbill/fhirbill/fhir/store"
+	"github.com/fhirbill/fhirbill/profiles"
+)
+
+// syncCmd is `fhirbill sync --ehr NAME`: one pull of one EHR connection,
+// with a progress line per page and a summary at the end. Logs go to
+// stderr.
+type syncCmd struct {
+	storeFlags
+	ehrFlags
+	EHR      string `name:"ehr" required:"" help:"Name of the connection to pull, as in --ehr-config."`
+	Currency string `default:"USD" env:"FHIRBILL_CURRENCY" help:"ISO 4217 code of every amount billed."`
+	NoBill   bool   `name:"no-bill" help:"Store what is pulled without billing the finished Encounters."`
+}
+
+// Run pulls until the EHR has nothing newer or ctx ends; a sync stopped
+// part-way resumes where it stopped.
+func (c *syncCmd) Run(ctx context.Context, stdout io.Writer) error {
+	if c.EHRConfig == "" {
+		return errors.New("--ehr-config (or FHIRBILL_EHR_CONFIG) names the connections file")
+	}
+	if !currencyCode.MatchString(c.Currency) {
+		return fmt.Errorf("--currency %q: want an ISO 4217 code such as USD", c.Currency)
+	}
+	logger := newLogger(os.Stderr, c.LogLevel)
+
+	reg, err := search.Load(profiles.SearchParameters)
+	if err != nil {
+		return fmt.Errorf("load search parameters: %w", err)
+	}
+	st, err := store.Open(ctx, c.storeConfig(logger))
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer func() {
+		closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = st.Close(closeCtx)
+	}()
+	var params []*search.Param
+	for _, typ := range reg.Types() {
+		params = append(params, reg.Params(typ)...)
+	}
+	if err := st.EnsureIndexes(ctx, params); err != nil {
+		return fmt.Errorf("create indexes: %w", err)
+	}
+	// The API is not served: it gives the connector its validated writes.
+	api, err := rest.New(st, reg, rest.Config{Base: "http://localhost/fhir", Logger: logger, Version: version})
+	if err != nil {
+		return err
+	}
+	var bill ehr.BillFunc
+	if !c.NoBill {
+		b, err := startBilling(ctx, api, st, c.Currency, logger)
+		if err != nil {
+			return err
+		}
+		bill = billFunc(b)
+	}
+	s, err := c.newSyncer(api, st, bill, logger)
+	if err != nil {
+		return err
+	}
+
+	fmt.Fprintf(stdout, "sync %s: pulling\n", c.EHR)
+	sum, err := s.Sync(ctx, c.EHR, func(p ehr.Summary) {
+		fmt.Fprintf(stdout, "sync %s: page %d, pulled %d, stored %d, billed %d, skipped %d\n",
+			c.EHR, p.Pages, p.PulledTotal(), p.Stored(), p.Billed, len(p.Skipped))
+	})
+	if sum != nil {
+		sum.Write(stdout)
+	}
+	return err
+}
