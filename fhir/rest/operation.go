@@ -3,6 +3,7 @@ package rest
 import (
 	"cmp"
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -117,8 +118,17 @@ func (s *Server) allowOperation(ctx context.Context, op *Operation, typ, id, met
 	case id != "":
 		rec, err := s.store.Read(ctx, typ, id)
 		if err != nil {
-			if _, aerr := s.allow(ctx, typ, InteractionRead); aerr != nil {
+			filters, aerr := s.allow(ctx, typ, InteractionRead)
+			switch {
+			case aerr != nil:
 				return aerr
+			case errors.Is(err, resource.ErrNotFound),
+				errors.Is(err, resource.ErrDeleted) && len(filters) > 0: // whose it was is not known
+				return resource.Errorf(http.StatusNotFound, resource.IssueNotFound, typ,
+					"%s/%s is not known to this server", typ, id)
+			case errors.Is(err, resource.ErrDeleted):
+				return resource.Errorf(http.StatusGone, resource.IssueDeleted, typ,
+					"%s/%s was deleted", typ, id)
 			}
 			return err
 		}
