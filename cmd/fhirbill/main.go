@@ -4,6 +4,9 @@
 //
 //	fhirbill serve [flags]
 //	fhirbill import pfs --year 2025 --dir DIR
+//	fhirbill sync --ehr-config FILE --ehr NAME
+//	fhirbill testehr --bundles DIR
+//	fhirbill loadgen [--base-url URL] [-n N] [-d DURATION] [-c N] [--mix ...]
 //
 // Every flag has an environment variable; `fhirbill serve --help` lists
 // them. Only this package reads flags and the environment.
@@ -31,6 +34,7 @@ type cli struct {
 	Import  importCmd  `cmd:"" help:"Load reference data into the store."`
 	Sync    syncCmd    `cmd:"" help:"Pull new Encounters (and what they reference) from a connected EHR once."`
 	Testehr testehrCmd `cmd:"" name:"testehr" help:"Run a test EHR on FHIR Bundles, for trying EHR pulls."`
+	Loadgen loadgenCmd `cmd:"" name:"loadgen" help:"Seed a fhirbill server on this machine and measure it under a mix of requests."`
 }
 
 // importCmd groups the import subcommands.
@@ -62,6 +66,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(code int) { panic(errExit(code)) }),
 		kong.UsageOnError(),
+		kong.Vars{"loadgen_mix": defaultMix},
 	)
 	if err != nil {
 		return err
