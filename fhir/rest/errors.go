@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -51,6 +52,10 @@ func issue(code resource.IssueType, msg string) resource.Issue {
 	return resource.Issue{Severity: resource.SeverityError, Code: code, Diagnostics: msg}
 }
 
+// statusClientClosed is the status logged for a request whose client went
+// away before the answer (nginx's 499); the client never sees it.
+const statusClientClosed = 499
+
 // handleError writes every error as an OperationOutcome. Only faults of
 // the server (5xx) are logged at Error; a client's mistakes at Debug.
 func (s *Server) handleError(err error, c echo.Context) {
@@ -60,6 +65,13 @@ func (s *Server) handleError(err error, c echo.Context) {
 	status, issues := statusOf(err)
 	ctx := c.Request().Context()
 	rid := c.Response().Header().Get(echo.HeaderXRequestID)
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		// The client went away: no fault of the server, and nobody to
+		// answer. The request log says 499, as proxies log it.
+		s.logger.InfoContext(ctx, "request abandoned by the client", "request_id", rid, "route", c.Path())
+		_ = c.NoContent(statusClientClosed)
+		return
+	}
 	if status >= 500 {
 		s.logger.ErrorContext(ctx, "request failed", "request_id", rid, "route", c.Path(), "err", err)
 	} else {
