@@ -115,7 +115,8 @@ func (r *report) writeText(w io.Writer) error {
 			"%d Encounters billed once, %d fresh Encounters\n",
 			s.Seconds, s.Patients, s.Insurers, s.Claims, s.Invoices, s.Billed, s.Fresh)
 		if s.AutoBilled {
-			fmt.Fprintln(w, "note: the server billed the fresh Encounters as they were stored, so bill-new re-billed them")
+			fmt.Fprintln(w, "note: the server billed the fresh Encounters as they were stored, "+
+				"so bill-new re-billed them")
 		}
 	}
 	fmt.Fprintf(w, "ran %d requests in %.2fs, stopped by %s: %.1f requests/s, %d errors",

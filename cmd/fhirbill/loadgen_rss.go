@@ -58,7 +58,8 @@ func pidListeningOn(port int) (int, error) {
 			}
 		}
 	}
-	return 0, fmt.Errorf("a socket listens on port %d, but no process visible in /proc owns it (another user's? pass --pid)", port)
+	return 0, fmt.Errorf("a socket listens on port %d, but no process visible in /proc owns it "+
+		"(another user's? pass --pid)", port)
 }
 
 // listeningInodes reads a /proc/net/tcp{,6} table (header, then one

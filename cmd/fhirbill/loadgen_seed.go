@@ -132,9 +132,10 @@ const (
 func (f *fixture) base() transaction {
 	var t transaction
 	r := f.run
-	t.put("Organization", r+"-clinic", fmt.Sprintf(`{"resourceType":"Organization","id":"%s-clinic","name":"Loadgen Clinic %s"}`, r, r))
+	org := `{"resourceType":"Organization","id":"%[1]s","name":"Loadgen %[1]s"}`
+	t.put("Organization", r+"-clinic", fmt.Sprintf(org, r+"-clinic"))
 	for _, ins := range f.insurers {
-		t.put("Organization", ins, fmt.Sprintf(`{"resourceType":"Organization","id":"%s","name":"Loadgen Insurer %s"}`, ins, ins))
+		t.put("Organization", ins, fmt.Sprintf(org, ins))
 	}
 	payer := f.insurers[0]
 	for _, p := range []struct{ code, gross, fee string }{{"99213", "150.00", "95.00"}, {"93000", "60.00", "20.00"}} {
@@ -159,9 +160,11 @@ func (f *fixture) base() transaction {
 
 	for i, p := range f.patients {
 		cov := fmt.Sprintf("%s-cov%d", r, i+1)
-		t.put("Patient", p, fmt.Sprintf(`{"resourceType":"Patient","id":"%s","name":[{"family":"Loadgen","given":["P%d"]}],"birthDate":"1960-01-01"}`, p, i+1))
+		t.put("Patient", p, fmt.Sprintf(`{"resourceType":"Patient","id":"%s",
+		  "name":[{"family":"Loadgen","given":["P%d"]}],"birthDate":"1960-01-01"}`, p, i+1))
 		t.put("Coverage", cov, fmt.Sprintf(`{"resourceType":"Coverage","id":"%s","status":"active",
-		  "beneficiary":{"reference":"Patient/%s"},"payor":[{"reference":"Organization/%s"}],"period":{"start":"2020-01-01"},
+		  "beneficiary":{"reference":"Patient/%s"},"payor":[{"reference":"Organization/%s"}],
+		  "period":{"start":"2020-01-01"},
 		  "costToBeneficiary":[
 		    {"type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/coverage-copay-type","code":"deductible"}]},
 		     "valueMoney":{"value":50.00,"currency":"USD"}},
@@ -188,12 +191,12 @@ func (f *fixture) base() transaction {
 // 4, so that the Patients' accumulators share the work.
 func (f *fixture) freshChunks() []transaction {
 	var out []transaction
-	P := len(f.patients)
+	np := len(f.patients)
 	for start := 0; start < len(f.fresh); start += seedChunk {
 		var t transaction
 		for n := start; n < min(start+seedChunk, len(f.fresh)); n++ {
-			day := time.Date(2021+(n/P)%4, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, (n/(4*P))%360)
-			f.visit(&t, f.fresh[n], f.patients[n%P], day)
+			day := time.Date(2021+(n/np)%4, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, (n/(4*np))%360)
+			f.visit(&t, f.fresh[n], f.patients[n%np], day)
 		}
 		out = append(out, t)
 	}
@@ -205,7 +208,8 @@ func (f *fixture) freshChunks() []transaction {
 func (f *fixture) visit(t *transaction, enc, patient string, day time.Time) {
 	d := day.Format(time.DateOnly)
 	for _, dx := range []struct{ id, code string }{{enc + "-dx1", "R07.9"}, {enc + "-dx2", "I10"}} {
-		t.put("Condition", dx.id, fmt.Sprintf(`{"resourceType":"Condition","id":"%s","subject":{"reference":"Patient/%s"},
+		t.put("Condition", dx.id, fmt.Sprintf(`{"resourceType":"Condition","id":"%s",
+		  "subject":{"reference":"Patient/%s"},
 		  "encounter":{"reference":"Encounter/%s"},"code":{"coding":[{"system":"%s","code":"%s"}]}}`,
 			dx.id, patient, enc, sysICD10CM, dx.code))
 	}
@@ -229,9 +233,11 @@ func invoiceJSON(id, patient, issuer string) string {
 	if id != "" {
 		idPart = fmt.Sprintf(`"id":"%s",`, id)
 	}
-	return fmt.Sprintf(`{"resourceType":"Invoice",%s"status":"draft","date":"2025-03-10",
-	  "subject":{"reference":"Patient/%s"},"recipient":{"reference":"Patient/%s"},"issuer":{"reference":"Organization/%s"},
-	  "totalGross":{"value":150.00,"currency":"USD"},"totalNet":{"value":30.00,"currency":"USD"}}`, idPart, patient, patient, issuer)
+	return fmt.Sprintf(`{"resourceType":"Invoice",%[1]s"status":"draft","date":"2025-03-10",
+	  "subject":{"reference":"Patient/%[2]s"},"recipient":{"reference":"Patient/%[2]s"},
+	  "issuer":{"reference":"Organization/%[3]s"},
+	  "totalGross":{"value":150.00,"currency":"USD"},"totalNet":{"value":30.00,"currency":"USD"}}`,
+		idPart, patient, issuer)
 }
 
 // seedReport says what seeding stored.
@@ -282,7 +288,8 @@ func (l *loader) seed(ctx context.Context, rebill bool, log io.Writer) (*seedRep
 	if len(f.fresh) > 0 {
 		// A server that bills Encounters as they are stored leaves bill-new
 		// nothing new to do; say so rather than mislabel the figures.
-		status, err := l.expect(ctx, http.MethodGet, "/Invoice/"+f.fresh[0]+"-patient", nil, http.StatusOK, http.StatusNotFound)
+		status, err := l.expect(ctx, http.MethodGet, "/Invoice/"+f.fresh[0]+"-patient", nil,
+			http.StatusOK, http.StatusNotFound)
 		if err != nil {
 			return nil, fmt.Errorf("check the fresh Encounters are unbilled: %w", err)
 		}
@@ -313,7 +320,9 @@ func (l *loader) expect(ctx context.Context, method, path string, body []byte, w
 			return w, nil
 		}
 	}
-	return resp.StatusCode, &statusError{method: method, url: l.base + path, status: resp.StatusCode, detail: outcomeText(b)}
+	return resp.StatusCode, &statusError{
+		method: method, url: l.base + path, status: resp.StatusCode, detail: outcomeText(b),
+	}
 }
 
 // statusError is an answer outside the measurement with a status other

@@ -48,7 +48,8 @@ func loopbackTarget(ctx context.Context, raw string) (*url.URL, int, error) {
 	}
 	for _, a := range addrs {
 		if !a.IP.IsLoopback() {
-			return nil, 0, fmt.Errorf("--base-url: %q resolves to %s, not a loopback address: %w", host, a.IP, errNotLoopback)
+			return nil, 0, fmt.Errorf("--base-url: %q resolves to %s, not a loopback address: %w",
+				host, a.IP, errNotLoopback)
 		}
 	}
 	if len(addrs) == 0 {
@@ -74,12 +75,11 @@ func loopbackClient(concurrency int, timeout time.Duration) *http.Client {
 	return &http.Client{
 		Timeout: timeout,
 		Transport: &http.Transport{
-			Proxy:               nil,
+			Proxy:               nil, // never through a proxy: the load stays on this machine
 			DialContext:         dialer.DialContext,
 			MaxIdleConns:        concurrency + 4,
 			MaxIdleConnsPerHost: concurrency + 4,
 			IdleConnTimeout:     90 * time.Second,
-			ForceAttemptHTTP2:   false,
 		},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
