@@ -4,6 +4,7 @@
 //
 //	fhirbill serve [flags]
 //	fhirbill import pfs --year 2025 --dir DIR
+//	fhirbill token --client-id ID --key-file KEY [--scope SCOPES]
 //
 // Every flag has an environment variable; `fhirbill serve --help` lists
 // them. Only this package reads flags and the environment.
@@ -31,6 +32,7 @@ type cli struct {
 	Import  importCmd  `cmd:"" help:"Load reference data into the store."`
 	Sync    syncCmd    `cmd:"" help:"Pull new Encounters (and what they reference) from a connected EHR once."`
 	Testehr testehrCmd `cmd:"" name:"testehr" help:"Run a test EHR on FHIR Bundles, for trying EHR pulls."`
+	Token   tokenCmd   `cmd:"" help:"Get an access token from a running server's built-in token endpoint as a registered backend client, and print it."`
 }
 
 // importCmd groups the import subcommands.

@@ -1,0 +1,423 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/MicahParks/jwkset"
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/fhirbill/fhirbill/fhir/rest"
+)
+
+// authFixture is an auth configuration the test wrote, with the keys it
+// made: the client's (EC P-384, registered inline as kid "e2e-k1") and,
+// when asked for, the built-in issuer's signing key (EC P-256).
+type authFixture struct {
+	config    string // the --auth-config file
+	clientKey *ecdsa.PrivateKey
+	keyFile   string // the client's private key, PEM
+}
+
+const e2eClient = "e2e-client"
+
+func genKey(t *testing.T, c elliptic.Curve) *ecdsa.PrivateKey {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(c, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func pemOf(t *testing.T, k crypto.PrivateKey) []byte {
+	t.Helper()
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+}
+
+func writeFile(t *testing.T, path string, data []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// writeAuthConfig writes an auth configuration in dir registering
+// e2eClient for system/*.rs and system/Invoice.cu, with a signing key file
+// when signingKey.
+func writeAuthConfig(t *testing.T, dir string, signingKey bool) authFixture {
+	t.Helper()
+	f := authFixture{clientKey: genKey(t, elliptic.P384()), keyFile: filepath.Join(dir, "client.pem")}
+	writeFile(t, f.keyFile, pemOf(t, f.clientKey))
+	jwk, err := jwkset.NewJWKFromKey(&f.clientKey.PublicKey, jwkset.JWKOptions{
+		Metadata: jwkset.JWKMetadataOptions{KID: "e2e-k1", USE: jwkset.UseSig}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := map[string]any{
+		"token_ttl": "2m",
+		"clients": []any{map[string]any{
+			"client_id": e2eClient, "scope": "system/*.rs system/Invoice.cu",
+			"jwks": jwkset.JWKSMarshal{Keys: []jwkset.JWKMarshal{jwk.Marshal()}},
+		}},
+	}
+	if signingKey {
+		writeFile(t, filepath.Join(dir, "signing.pem"), pemOf(t, genKey(t, elliptic.P256())))
+		cfg["signing_key_file"] = "signing.pem" // relative to the config file
+	}
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.config = filepath.Join(dir, "auth.json")
+	writeFile(t, f.config, b)
+	return f
+}
+
+// assertionFor signs a client assertion for e2eClient, as a backend
+// service would (backend-services.html, "Protocol details").
+func (f authFixture) assertionFor(t *testing.T, tokenURL, jti string) string {
+	t.Helper()
+	tok := jwt.NewWithClaims(jwt.SigningMethodES384, jwt.MapClaims{
+		"iss": e2eClient, "sub": e2eClient, "aud": tokenURL, "jti": jti,
+		"exp": time.Now().Add(4 * time.Minute).Unix(),
+	})
+	tok.Header["kid"] = "e2e-k1"
+	s, err := tok.SignedString(f.clientKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+type tokenResponse struct {
+	status      int
+	AccessToken string `json:"access_token"`
+	Scope       string `json:"scope"`
+	ExpiresIn   int    `json:"expires_in"`
+	Error       string `json:"error"`
+	Description string `json:"error_description"`
+}
+
+func postToken(t *testing.T, tokenURL, scope, assertion string) tokenResponse {
+	t.Helper()
+	resp, err := http.PostForm(tokenURL, url.Values{
+		"grant_type": {"client_credentials"}, "scope": {scope},
+		"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
+		"client_assertion":      {assertion},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tr tokenResponse
+	if err := json.NewDecoder(resp.Body).Decode(&tr); err != nil {
+		t.Fatalf("token answer %d is not JSON: %v", resp.StatusCode, err)
+	}
+	tr.status = resp.StatusCode
+	return tr
+}
+
+// call sends a request with an optional bearer token and FHIR body.
+func call(t *testing.T, method, u, token, body string) (int, http.Header, map[string]any) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, u, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/fhir+json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&m)
+	return resp.StatusCode, resp.Header, m
+}
+
+// logLines returns the JSON log lines whose msg starts with prefix.
+func logLines(logs string, prefix string) []map[string]any {
+	var out []map[string]any
+	sc := bufio.NewScanner(strings.NewReader(logs))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var m map[string]any
+		if json.Unmarshal(sc.Bytes(), &m) == nil {
+			if msg, _ := m["msg"].(string); strings.HasPrefix(msg, prefix) {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
+
+// TestServe_Auth runs `fhirbill serve` with authorization on and a
+// configuration the test wrote: no token is a 401 with a challenge and an
+// OperationOutcome; a backend client gets a token from the built-in
+// endpoint with a signed assertion and reads, searches and writes what
+// its scopes allow; the same assertion replayed is refused; `fhirbill
+// token` does the same flow; a token outlives a restart because the
+// signing key is configured; no token reaches the logs.
+func TestServe_Auth(t *testing.T) {
+	dir := t.TempDir()
+	f := writeAuthConfig(t, dir, true)
+	data := filepath.Join(dir, "data")
+	// A fixed port: the base URL, the tokens' iss and aud, must stay the
+	// same across the restart at the end.
+	listen := "--listen=" + freeAddr(t)
+	base, logs, stop := startServeWith(t, data, listen, "--auth-config", f.config)
+	defer func() { stop() }()
+
+	t.Run("NoToken", func(t *testing.T) {
+		status, h, body := call(t, "GET", base+"/Invoice", "", "")
+		issues, _ := body["issue"].([]any)
+		if status != 401 || h.Get("WWW-Authenticate") != `Bearer realm="fhirbill"` ||
+			body["resourceType"] != "OperationOutcome" || len(issues) != 1 ||
+			issues[0].(map[string]any)["code"] != "login" {
+			t.Errorf("got %d %q %v, want 401, Bearer realm=\"fhirbill\", an OperationOutcome with a login issue",
+				status, h.Get("WWW-Authenticate"), body)
+		}
+		if status, _, _ := call(t, "GET", base+"/metadata", "", ""); status != 200 {
+			t.Errorf("metadata without a token: got %d, want 200", status)
+		}
+	})
+
+	status, _, conf := call(t, "GET", base+"/.well-known/smart-configuration", "", "")
+	tokenURL, _ := conf["token_endpoint"].(string)
+	if status != 200 || tokenURL != base+"/auth/token" {
+		t.Fatalf("smart-configuration: %d token_endpoint %q, want %s/auth/token", status, tokenURL, base)
+	}
+
+	assertion := f.assertionFor(t, tokenURL, "e2e-jti-1")
+	tr := postToken(t, tokenURL, "system/*.rs system/Invoice.cu", assertion)
+	if tr.status != 200 || tr.Scope != "system/*.rs system/Invoice.cu" || tr.ExpiresIn != 120 {
+		t.Fatalf("token: got %d %+v, want 200 with both scopes and the configured 2 minutes", tr.status, tr)
+	}
+	tok := tr.AccessToken
+
+	t.Run("UseToken", func(t *testing.T) {
+		inv := `{"resourceType":"Invoice","id":"inv-1","status":"issued","totalNet":{"value":10.50,"currency":"USD"}}`
+		if status, _, body := call(t, "PUT", base+"/Invoice/inv-1", tok, inv); status != 201 {
+			t.Fatalf("PUT: got %d %v, want 201", status, body)
+		}
+		if status, _, body := call(t, "GET", base+"/Invoice/inv-1", tok, ""); status != 200 || body["id"] != "inv-1" {
+			t.Errorf("read: got %d %v, want 200 inv-1", status, body)
+		}
+		if status, _, body := call(t, "GET", base+"/Invoice?status=issued&_total=accurate", tok, ""); status != 200 ||
+			body["total"] != float64(1) {
+			t.Errorf("search: got %d total %v, want 200 total 1", status, body["total"])
+		}
+		status, h, _ := call(t, "DELETE", base+"/Invoice/inv-1", tok, "")
+		if status != 403 || !strings.Contains(h.Get("WWW-Authenticate"), "insufficient_scope") {
+			t.Errorf("delete without .d: got %d %q, want 403 insufficient_scope", status, h.Get("WWW-Authenticate"))
+		}
+	})
+
+	t.Run("Replay", func(t *testing.T) {
+		again := postToken(t, tokenURL, "system/*.rs", assertion)
+		if again.status != 401 || again.Error != "invalid_client" || again.AccessToken != "" {
+			t.Errorf("replayed assertion: got %d %+v, want 401 invalid_client", again.status, again)
+		}
+	})
+
+	t.Run("TokenCommand", func(t *testing.T) {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), []string{"token", "--base-url", base, "--client-id", e2eClient,
+			"--key-file", f.keyFile, "--kid", "e2e-k1", "--scope", "system/Invoice.rs"}, &out, &errOut)
+		if err != nil {
+			t.Fatalf("fhirbill token: %v %s", err, errOut.String())
+		}
+		cmdTok := strings.TrimSpace(out.String())
+		if status, _, _ := call(t, "GET", base+"/Invoice/inv-1", cmdTok, ""); status != 200 {
+			t.Errorf("read with the printed token: got %d, want 200", status)
+		}
+		if status, _, _ := call(t, "GET", base+"/Patient", cmdTok, ""); status != 403 {
+			t.Errorf("Patient search with system/Invoice.rs: got %d, want 403", status)
+		}
+		err = run(context.Background(), []string{"token", "--base-url", base, "--client-id", "nobody",
+			"--key-file", f.keyFile, "--kid", "e2e-k1"}, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "invalid_client") {
+			t.Errorf("an unregistered client: got %v, want invalid_client", err)
+		}
+	})
+
+	t.Run("Metadata", func(t *testing.T) {
+		_, _, cs := call(t, "GET", base+"/metadata", "", "")
+		b, _ := json.Marshal(cs)
+		if !strings.Contains(string(b), `"SMART-on-FHIR"`) || !strings.Contains(string(b), base+"/auth/token") ||
+			strings.Contains(string(b), rest.AuthOffNotice) {
+			t.Errorf("CapabilityStatement security: %.600s", b)
+		}
+	})
+
+	stop()
+	if strings.Contains(logs.String(), tok) || strings.Contains(logs.String(), strings.Split(assertion, ".")[2]) {
+		t.Errorf("the logs hold a token or an assertion")
+	}
+	if on := logLines(logs.String(), "authorization on"); len(on) != 1 || on[0]["clients"] != float64(1) {
+		t.Errorf("start summary: %v, want one 'authorization on' line with clients 1", on)
+	}
+	if w := logLines(logs.String(), "no signing key"); len(w) != 0 {
+		t.Errorf("a signing key is configured, yet: %v", w)
+	}
+
+	// The configured signing key signs the same way after a restart.
+	base, _, stop = startServeWith(t, data, listen, "--auth-config", f.config)
+	if status, _, _ := call(t, "GET", base+"/Invoice/inv-1", tok, ""); status != 200 {
+		t.Errorf("the token after a restart with the same signing key: got %d, want 200", status)
+	}
+}
+
+// freeAddr returns a loopback address with a port free at the time.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// TestServe_AuthGeneratedKey starts serve with clients but no signing
+// key: it warns, and its tokens die with the process.
+func TestServe_AuthGeneratedKey(t *testing.T) {
+	dir := t.TempDir()
+	f := writeAuthConfig(t, dir, false)
+	data := filepath.Join(dir, "data")
+	listen := "--listen=" + freeAddr(t) // the same base URL on both processes
+	base, logs, stop := startServeWith(t, data, listen, "--auth-config", f.config)
+	w := logLines(logs.String(), "no signing key configured")
+	if len(w) != 1 || w[0]["level"] != "WARN" {
+		t.Errorf("got %v, want one Warn about the generated key", w)
+	}
+	tr := postToken(t, base+"/auth/token", "system/*.rs", f.assertionFor(t, base+"/auth/token", "gen-1"))
+	if status, _, _ := call(t, "GET", base+"/Invoice", tr.AccessToken, ""); tr.status != 200 || status != 200 {
+		t.Fatalf("token %d, search %d: want 200, 200", tr.status, status)
+	}
+	stop()
+
+	base, _, stop = startServeWith(t, data, listen, "--auth-config", f.config)
+	defer stop()
+	if status, _, _ := call(t, "GET", base+"/Invoice", tr.AccessToken, ""); status != 401 {
+		t.Errorf("the first process's token on the second: got %d, want 401 (another generated key)", status)
+	}
+}
+
+// TestServe_AuthOff runs serve --auth=off: a Warn at start and the notice
+// on /metadata, and every request served.
+func TestServe_AuthOff(t *testing.T) {
+	base, logs, stop := startServeWith(t, t.TempDir(), "--auth=off")
+	defer stop()
+	w := logLines(logs.String(), "authorization is off")
+	if len(w) != 1 || w[0]["level"] != "WARN" || w[0]["notice"] != rest.AuthOffNotice {
+		t.Errorf("start logs: %v, want one Warn 'authorization is off' with the notice", w)
+	}
+	_, _, cs := call(t, "GET", base+"/metadata", "", "")
+	b, _ := json.Marshal(cs)
+	if !strings.Contains(string(b), `"security":{"description":"`+rest.AuthOffNotice+`"}`) {
+		t.Errorf("metadata does not say auth is off: %.600s", b)
+	}
+	if status, _, _ := call(t, "GET", base+"/Invoice", "", ""); status != 200 {
+		t.Errorf("search without a token: got %d, want 200", status)
+	}
+}
+
+// TestServe_AuthRefusesToStart checks that serve with authorization on
+// does not start on a configuration that cannot work, and says what to
+// configure.
+func TestServe_AuthRefusesToStart(t *testing.T) {
+	if os.Getenv("MONGODB_URI") != "" {
+		t.Setenv("MONGODB_URI", "")
+	}
+	dir := t.TempDir()
+	good := writeAuthConfig(t, dir, true)
+	goodJSON, _ := os.ReadFile(good.config)
+	file := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		writeFile(t, p, []byte(content))
+		return p
+	}
+	edit := func(name string, change func(map[string]any)) string {
+		var m map[string]any
+		_ = json.Unmarshal(goodJSON, &m)
+		change(m)
+		b, _ := json.Marshal(m)
+		return file(name, string(b))
+	}
+	writeFile(t, filepath.Join(dir, "garbage.pem"), []byte("not a key"))
+
+	tests := []struct {
+		name    string
+		flags   []string
+		wantErr []string
+	}{
+		{"NoConfig", nil, []string{"nothing can get a token", "--auth-config", "--auth=off"}},
+		{"EmptyConfig", []string{"--auth-config", file("empty.json", `{"clients":[]}`)}, []string{"nothing can get a token"}},
+		{"UnknownField", []string{"--auth-config", file("unknown.json", `{"client":[]}`)}, []string{"unknown field"}},
+		{"TokenTTL", []string{"--auth-config", edit("ttl.json", func(m map[string]any) { m["token_ttl"] = "2h" })}, []string{"token_ttl"}},
+		{"NoSigningKeyFile", []string{"--auth-config", edit("nokey.json", func(m map[string]any) { m["signing_key_file"] = "missing.pem" })},
+			[]string{"signing_key_file"}},
+		{"BadSigningKey", []string{"--auth-config", edit("badkey.json", func(m map[string]any) { m["signing_key_file"] = "garbage.pem" })},
+			[]string{"signing key", "PEM"}},
+		{"TwoSigningKeys", []string{"--auth-config", edit("two.json", func(m map[string]any) { m["signing_key_env"] = "X" })},
+			[]string{"not both"}},
+		{"EmptySigningKeyEnv", []string{"--auth-config", edit("env.json", func(m map[string]any) {
+			delete(m, "signing_key_file")
+			m["signing_key_env"] = "FHIRBILL_TEST_NO_SUCH_KEY"
+		})}, []string{"$FHIRBILL_TEST_NO_SUCH_KEY is empty"}},
+		{"PatientScopeClient", []string{"--auth-config", edit("scope.json", func(m map[string]any) {
+			m["clients"].([]any)[0].(map[string]any)["scope"] = "patient/*.rs"
+		})}, []string{e2eClient, "system/ scopes only"}},
+		{"ExternalWithoutJWKS", []string{"--auth-config", edit("ext.json", func(m map[string]any) {
+			m["external_issuer"] = map[string]any{"issuer": "https://idp.example"}
+		})}, []string{"jwks_url"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data-"+tt.name)}, tt.flags...)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			err := run(ctx, args, io.Discard, io.Discard)
+			if err == nil {
+				t.Fatal("serve started")
+			}
+			for _, want := range tt.wantErr {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not say %q", err, want)
+				}
+			}
+		})
+	}
+}
