@@ -272,6 +272,35 @@ func TestServe_Auth(t *testing.T) {
 		}
 	})
 
+	t.Run("LaunchToken", func(t *testing.T) {
+		// Two patients' invoices, stored by the backend client.
+		for _, p := range []string{"pa", "pb"} {
+			inv := `{"resourceType":"Invoice","id":"inv-` + p + `","status":"issued","subject":{"reference":"Patient/` + p + `"}}`
+			if status, _, body := call(t, "PUT", base+"/Invoice/inv-"+p, tok, inv); status != 201 {
+				t.Fatalf("PUT inv-%s: %d %v", p, status, body)
+			}
+		}
+		var out bytes.Buffer
+		err := run(context.Background(), []string{"launch-token", "--auth-config", f.config, "--base-url", base,
+			"--patient", "pa"}, &out, io.Discard)
+		if err != nil {
+			t.Fatalf("fhirbill launch-token: %v", err)
+		}
+		pt := strings.TrimSpace(out.String())
+		_, _, bundle := call(t, "GET", base+"/Invoice?_total=accurate", pt, "")
+		if bundle["total"] != float64(1) {
+			t.Errorf("patient pa's invoice search: total %v, want 1 (inv-pa only)", bundle["total"])
+		}
+		if status, _, _ := call(t, "GET", base+"/Invoice/inv-pb", pt, ""); status != 404 {
+			t.Errorf("pa reading pb's invoice: got %d, want 404", status)
+		}
+		noKey := writeAuthConfig(t, t.TempDir(), false)
+		err = run(context.Background(), []string{"launch-token", "--auth-config", noKey.config, "--patient", "pa"}, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "signing key") {
+			t.Errorf("without a signing key: got %v, want an error naming it", err)
+		}
+	})
+
 	t.Run("Metadata", func(t *testing.T) {
 		_, _, cs := call(t, "GET", base+"/metadata", "", "")
 		b, _ := json.Marshal(cs)
