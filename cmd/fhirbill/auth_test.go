@@ -24,6 +24,7 @@ import (
 	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/fhirbill/fhirbill/fhir/ehr"
 	"github.com/fhirbill/fhirbill/fhir/rest"
 )
 
@@ -448,5 +449,42 @@ func TestServe_AuthRefusesToStart(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestToken_PrintJWKS prints the key set of a client key and registers it
+// as printed: the server takes it, and an assertion signed by the key with
+// the default kid (its thumbprint) gets a token.
+func TestToken_PrintJWKS(t *testing.T) {
+	dir := t.TempDir()
+	key := genKey(t, elliptic.P384())
+	keyFile := filepath.Join(dir, "client.pem")
+	writeFile(t, keyFile, pemOf(t, key))
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"token", "--key-file", keyFile, "--print-jwks"}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var set struct {
+		Keys []map[string]any `json:"keys"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &set); err != nil || len(set.Keys) != 1 || set.Keys[0]["d"] != nil ||
+		set.Keys[0]["kid"] != ehr.Thumbprint(&key.PublicKey) || set.Keys[0]["alg"] != "ES384" {
+		t.Fatalf("printed %s, want one public ES384 key with its thumbprint as kid", out.String())
+	}
+	cfg := `{"clients":[{"client_id":"printed","scope":"system/*.rs","jwks":` + strings.TrimSpace(out.String()) + `}]}`
+	writeFile(t, filepath.Join(dir, "auth.json"), []byte(cfg))
+	base, _, stop := startServeWith(t, filepath.Join(dir, "data"), "--auth-config", filepath.Join(dir, "auth.json"))
+	defer stop()
+	out.Reset()
+	if err := run(context.Background(), []string{"token", "--base-url", base, "--client-id", "printed", "--key-file", keyFile},
+		&out, io.Discard); err != nil {
+		t.Fatalf("token with the printed key set registered: %v", err)
+	}
+	if status, _, _ := call(t, "GET", base+"/Invoice", strings.TrimSpace(out.String()), ""); status != 200 {
+		t.Errorf("search: got %d, want 200", status)
+	}
+	if err := run(context.Background(), []string{"token", "--key-file", keyFile}, io.Discard, io.Discard); err == nil ||
+		!strings.Contains(err.Error(), "--client-id") {
+		t.Errorf("a token without --client-id: got %v, want an error naming it", err)
 	}
 }
