@@ -1,5 +1,8 @@
 # Build: docker build -t fhirbill .
-# Run:   docker run -p 8080:8080 -v fhirbill-data:/data fhirbill
+# Run:   docker run -p 8080:8080 -v fhirbill-data:/data -v $PWD/auth:/auth:ro \
+#          -e FHIRBILL_AUTH_CONFIG=/auth/auth.json fhirbill
+#        (authorization is on; README "Authorization". A throwaway trial:
+#        -e FHIRBILL_AUTH=off)
 #
 # Stage 1 builds a static binary (the embedded store's SQLite is pure Go,
 # so CGO is not needed).

@@ -59,8 +59,12 @@ const (
 // that keep clients from changing an Invoice past draft by other means.
 func registerBilling(api *rest.Server, b *billing.Biller) {
 	api.RegisterWriteCheck("Invoice", billing.CheckInvoiceWrite)
+	// Each operation names what it writes, so that a caller needs create
+	// and update access to it (rest.Operation.Writes): $bill stores the
+	// ChargeItems, the Invoice and the plan year's Account.
 	api.RegisterOperation(&rest.Operation{
 		Name: "bill", Definition: opBill, Types: []string{"Encounter"}, Instance: true,
+		Writes: []string{"ChargeItem", "Invoice", "Account"},
 		Handle: func(ctx context.Context, req *rest.OperationRequest) (*rest.OperationResponse, error) {
 			if _, err := postParameters(req, nil); err != nil {
 				return nil, err
@@ -77,9 +81,9 @@ func registerBilling(api *rest.Server, b *billing.Biller) {
 		},
 	})
 
-	status := func(name, def, status string, params []string) *rest.Operation {
+	status := func(name, def, status string, params, writes []string) *rest.Operation {
 		return &rest.Operation{
-			Name: name, Definition: def, Types: []string{"Invoice"}, Instance: true,
+			Name: name, Definition: def, Types: []string{"Invoice"}, Instance: true, Writes: writes,
 			Handle: func(ctx context.Context, req *rest.OperationRequest) (*rest.OperationResponse, error) {
 				in, err := postParameters(req, params)
 				if err != nil {
@@ -93,11 +97,15 @@ func registerBilling(api *rest.Server, b *billing.Biller) {
 			},
 		}
 	}
-	api.RegisterOperation(status("issue", opIssue, "issued", nil))
-	api.RegisterOperation(status("cancel", opCancel, "cancelled", []string{"reason"}))
+	// $issue updates the Invoice (no Writes: update of the type invoked
+	// on); $cancel also gives the deductible back to the Account.
+	api.RegisterOperation(status("issue", opIssue, "issued", nil, nil))
+	api.RegisterOperation(status("cancel", opCancel, "cancelled", []string{"reason"}, []string{"Invoice", "Account"}))
 
+	// $apply prices a ChargeItem without storing it: a read of the
+	// definition and of the ChargeItem, which the caller must be allowed.
 	api.RegisterOperation(&rest.Operation{
-		Name: "apply", Definition: opApply, Types: []string{"ChargeItemDefinition"}, Instance: true,
+		Name: "apply", Definition: opApply, Types: []string{"ChargeItemDefinition"}, Instance: true, ReadOnly: true,
 		Handle: func(ctx context.Context, req *rest.OperationRequest) (*rest.OperationResponse, error) {
 			in, err := postParameters(req, []string{"chargeItem", "account"})
 			if err != nil {
@@ -113,7 +121,7 @@ func registerBilling(api *rest.Server, b *billing.Biller) {
 			if err != nil {
 				return nil, err
 			}
-			ci, _, err := api.ReadResource(ctx, "ChargeItem", id)
+			ci, _, err := api.ReadAsCaller(ctx, "ChargeItem", id)
 			if err != nil {
 				return nil, notFoundAs(err, "Parameters.parameter.where(name = 'chargeItem')", ref)
 			}
@@ -126,7 +134,7 @@ func registerBilling(api *rest.Server, b *billing.Biller) {
 	})
 
 	api.RegisterOperation(&rest.Operation{
-		Name: "translate", Definition: opTranslate, Types: []string{"ConceptMap"}, Type: true,
+		Name: "translate", Definition: opTranslate, Types: []string{"ConceptMap"}, Type: true, ReadOnly: true,
 		Handle: func(ctx context.Context, req *rest.OperationRequest) (*rest.OperationResponse, error) {
 			in, err := translateInput(req)
 			if err != nil {

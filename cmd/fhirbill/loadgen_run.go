@@ -46,9 +46,9 @@ func (l *loader) request(ctx context.Context, method, path string, body []byte) 
 	return req, nil
 }
 
-// call is one request of an operation, and the status that means it
+// lgRequest is one request of an operation, and the status that means it
 // succeeded.
-type call struct {
+type lgRequest struct {
 	method, path string
 	body         []byte
 	want         int
@@ -57,26 +57,26 @@ type call struct {
 
 // callFor picks the target of one request of operation op; false when
 // bill-new has no fresh Encounter left.
-func (l *loader) callFor(op int) (call, bool) {
+func (l *loader) callFor(op int) (lgRequest, bool) {
 	f := l.fix
 	patient := f.patients[rand.IntN(len(f.patients))]
 	switch lgOps[op] {
 	case lgCreate:
-		return call{method: http.MethodPost, path: "/Invoice", want: http.StatusCreated, created: true,
+		return lgRequest{method: http.MethodPost, path: "/Invoice", want: http.StatusCreated, created: true,
 			body: []byte(invoiceJSON("", patient, f.run+"-clinic"))}, true
 	case lgRead:
-		return call{method: http.MethodGet, path: "/Invoice/" + f.anyInvoice(), want: http.StatusOK}, true
+		return lgRequest{method: http.MethodGet, path: "/Invoice/" + f.anyInvoice(), want: http.StatusOK}, true
 	case lgSearchPatient:
-		return call{method: http.MethodGet, path: "/Invoice?patient=Patient/" + patient, want: http.StatusOK}, true
+		return lgRequest{method: http.MethodGet, path: "/Invoice?patient=Patient/" + patient, want: http.StatusOK}, true
 	case lgSearchInsurer:
 		ins := f.insurers[rand.IntN(len(f.insurers))]
-		return call{method: http.MethodGet, path: "/Claim?insurer=Organization/" + ins, want: http.StatusOK}, true
+		return lgRequest{method: http.MethodGet, path: "/Claim?insurer=Organization/" + ins, want: http.StatusOK}, true
 	case lgBill:
 		enc := f.billed[rand.IntN(len(f.billed))]
-		return call{method: http.MethodPost, path: "/Encounter/" + enc + "/$bill", want: http.StatusOK}, true
+		return lgRequest{method: http.MethodPost, path: "/Encounter/" + enc + "/$bill", want: http.StatusOK}, true
 	case lgBillNew:
 		enc, ok := f.takeFresh()
-		return call{method: http.MethodPost, path: "/Encounter/" + enc + "/$bill", want: http.StatusOK}, ok
+		return lgRequest{method: http.MethodPost, path: "/Encounter/" + enc + "/$bill", want: http.StatusOK}, ok
 	}
 	panic("loadgen: unknown operation " + strconv.Itoa(op))
 }

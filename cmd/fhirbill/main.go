@@ -6,6 +6,8 @@
 //	fhirbill import pfs --year 2025 --dir DIR
 //	fhirbill sync --ehr-config FILE --ehr NAME
 //	fhirbill testehr --bundles DIR
+//	fhirbill token --client-id ID --key-file KEY [--scope SCOPES]
+//	fhirbill launch-token --auth-config FILE --patient ID [--scope SCOPES]
 //	fhirbill loadgen [--base-url URL] [-n N] [-d DURATION] [-c N] [--mix ...]
 //
 // Every flag has an environment variable; `fhirbill serve --help` lists
@@ -30,11 +32,13 @@ var version = "dev"
 // cli is the command line: one struct gives each flag its default, help
 // and environment variable.
 type cli struct {
-	Serve   serveCmd   `cmd:"" help:"Run the FHIR server."`
-	Import  importCmd  `cmd:"" help:"Load reference data into the store."`
-	Sync    syncCmd    `cmd:"" help:"Pull new Encounters (and what they reference) from a connected EHR once."`
-	Testehr testehrCmd `cmd:"" name:"testehr" help:"Run a test EHR on FHIR Bundles, for trying EHR pulls."`
-	Loadgen loadgenCmd `cmd:"" name:"loadgen" help:"Seed a fhirbill server on this machine and measure it under a mix of requests."`
+	Serve   serveCmd       `cmd:"" help:"Run the FHIR server."`
+	Import  importCmd      `cmd:"" help:"Load reference data into the store."`
+	Sync    syncCmd        `cmd:"" help:"Pull new Encounters (and what they reference) from a connected EHR once."`
+	Testehr testehrCmd     `cmd:"" name:"testehr" help:"Run a test EHR on FHIR Bundles, for trying EHR pulls."`
+	Token   tokenCmd       `cmd:"" help:"Get an access token from a running server's built-in token endpoint as a registered backend client, and print it."`
+	Launch  launchTokenCmd `cmd:"" name:"launch-token" help:"Sign, with the configured signing key, the token a SMART launch would give an app for a patient, and print it."`
+	Loadgen loadgenCmd     `cmd:"" name:"loadgen" help:"Seed a fhirbill server on this machine and measure it under a mix of requests."`
 }
 
 // importCmd groups the import subcommands.

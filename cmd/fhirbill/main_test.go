@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -32,18 +33,33 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// startServe runs `fhirbill serve` on an embedded store in dir and returns
-// its base URL and a stop function that waits for a clean shutdown.
+// startServe runs `fhirbill serve --auth=off` on an embedded store in dir
+// and returns its base URL and a stop function that waits for a clean
+// shutdown.
 func startServe(t *testing.T, dir string) (string, func()) {
 	t.Helper()
+	base, _, stop := startServeWith(t, dir, "--auth=off")
+	return base, stop
+}
+
+// startServeWith runs `fhirbill serve` with flags on an embedded store in
+// dir and returns its base URL, its logs and a stop function that waits
+// for a clean shutdown.
+func startServeWith(t *testing.T, dir string, flags ...string) (string, *syncBuffer, func()) {
+	t.Helper()
 	if os.Getenv("MONGODB_URI") != "" {
-		t.Setenv("MONGODB_URI", "") // this test is about the embedded store's files
+		t.Setenv("MONGODB_URI", "") // these tests are about the embedded store's files
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &syncBuffer{}
 	done := make(chan error, 1)
+	args := []string{"serve", "--data-dir", dir, "--log-level", "info"}
+	if !slices.ContainsFunc(flags, func(f string) bool { return strings.HasPrefix(f, "--listen") }) {
+		args = append(args, "--listen", "127.0.0.1:0")
+	}
+	args = append(args, flags...)
 	go func() {
-		done <- run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dir, "--log-level", "info"}, logs, io.Discard)
+		done <- run(ctx, args, logs, io.Discard)
 	}()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
@@ -54,7 +70,7 @@ func startServe(t *testing.T, dir string) (string, func()) {
 				Base string `json:"base_url"`
 			}
 			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "fhirbill serving" {
-				return line.Base, func() {
+				return line.Base, logs, func() {
 					cancel()
 					if err := <-done; err != nil {
 						t.Errorf("serve returned %v", err)
@@ -70,7 +86,7 @@ func startServe(t *testing.T, dir string) (string, func()) {
 	}
 	cancel()
 	t.Fatalf("serve did not start in time:\n%s", logs.String())
-	return "", nil
+	return "", nil, nil
 }
 
 // TestServe_RestartKeepsData writes through one server, stops it, starts a

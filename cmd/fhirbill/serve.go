@@ -9,11 +9,13 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"regexp"
 	"time"
 
 	"github.com/fhirbill/fhirbill/fhir/rest"
 	"github.com/fhirbill/fhirbill/fhir/search"
+	"github.com/fhirbill/fhirbill/fhir/smart"
 	"github.com/fhirbill/fhirbill/fhir/store"
 	"github.com/fhirbill/fhirbill/profiles"
 )
@@ -38,6 +40,7 @@ var currencyCode = regexp.MustCompile(`^[A-Z]{3}$`)
 type serveCmd struct {
 	storeFlags
 	ehrFlags
+	authFlags
 	Listen          string        `default:"127.0.0.1:8080" env:"FHIRBILL_LISTEN" help:"Address to listen on (host:port; :8080 for all interfaces)."`
 	BaseURL         string        `default:"" env:"FHIRBILL_BASE_URL" help:"Public base URL of the FHIR API; its path is where the API is served (default http://<listen>/fhir)."`
 	MaxBody         int64         `default:"16777216" env:"FHIRBILL_MAX_BODY" help:"Largest request body accepted, in bytes."`
@@ -78,6 +81,10 @@ func (c *serveCmd) Run(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	logger := newLogger(stdout, c.LogLevel)
+	authCfg, err := c.authFlags.load(os.Getenv)
+	if err != nil {
+		return err
+	}
 
 	reg, err := search.Load(profiles.SearchParameters)
 	if err != nil {
@@ -113,9 +120,22 @@ func (c *serveCmd) Run(ctx context.Context, stdout io.Writer) error {
 		return fmt.Errorf("create indexes: %w", err)
 	}
 
-	api, err := rest.New(st, reg, rest.Config{Base: base, MaxBody: c.MaxBody, Logger: logger, Version: version})
+	restCfg := rest.Config{Base: base, MaxBody: c.MaxBody, Logger: logger, Version: version}
+	var auth *smart.Server
+	if authCfg != nil {
+		if auth, err = newAuth(ctx, authCfg, base, st, reg, logger); err != nil {
+			return err
+		}
+		restCfg.Authorizer, restCfg.Security = auth, auth.Security()
+	} else {
+		warnAuthOff(logger, c.authFlags, ln.Addr())
+	}
+	api, err := rest.New(st, reg, restCfg)
 	if err != nil {
 		return err
+	}
+	if auth != nil {
+		auth.Mount(api)
 	}
 	biller, err := startBilling(ctx, api, st, c.Currency, logger)
 	if err != nil {
@@ -140,7 +160,7 @@ func (c *serveCmd) Run(ctx context.Context, stdout io.Writer) error {
 	}
 	logger.Info("fhirbill serving",
 		"version", version, "addr", ln.Addr().String(), "base_url", base,
-		"store", storeKind, "database", c.Database, "max_body", c.MaxBody)
+		"store", storeKind, "database", c.Database, "max_body", c.MaxBody, "auth", c.Auth)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -18,11 +18,14 @@ const OperationName = "ehr-sync"
 // [rest.Server.RegisterOperation]. It runs one sync of the connection
 // named by the ehr parameter (in the URL or a Parameters body) and
 // answers a Parameters resource with the summary's counts. A sync already
-// running is a 409.
+// running is a 409. It creates and updates resources of every type it
+// pulls, and whatever billing them writes: a caller needs search, create
+// and update on every type (system/*.crus, or v1 system/*.*).
 func (s *Syncer) Operation() *rest.Operation {
 	return &rest.Operation{
 		Name:       OperationName,
 		Definition: "urn:fhirbill:OperationDefinition/ehr-sync",
+		Writes:     []string{"*"},
 		Handle:     s.handleOperation,
 	}
 }

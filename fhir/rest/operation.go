@@ -27,10 +27,15 @@ type Operation struct {
 	// Instance and Type say at which levels it is invoked on those types.
 	Instance, Type bool
 	// Writes lists the resource types a POST of the operation creates or
-	// updates, so that a caller needs create and update access to each.
-	// Empty: a POST needs update access to the type it is invoked on (a
-	// system operation: to every type). See [Server.allowOperation].
+	// updates, so that a caller needs create and update access to each;
+	// "*" for every type. Empty: a POST needs update access to the type
+	// it is invoked on (a system operation: to every type). See
+	// [Server.allowOperation].
 	Writes []string
+	// ReadOnly says a POST changes nothing stored
+	// (OperationDefinition.affectsState false, as for $translate): it then
+	// needs only the access a GET needs, and Writes is not used.
+	ReadOnly bool
 	// Handle runs it.
 	Handle func(ctx context.Context, req *OperationRequest) (*OperationResponse, error)
 }
@@ -109,10 +114,13 @@ func (s *Server) operation(c echo.Context, typ, id, name string) error {
 	return writeJSON(c, resp.Status, resp.Body)
 }
 
-// allowOperation checks an invocation as the interactions it amounts to:
-// reading its target (read of the instance, which must be within the
-// caller's access, or search of the type), and for a POST writing what
-// it writes.
+// allowOperation checks an invocation as the interactions it amounts to,
+// for operations known by name or not (SMART scopes name interactions, not
+// operations): reading its target (read of the instance, which must be
+// within the caller's access; search of the type; at system level, search
+// of every type), and for a POST that is not ReadOnly writing what it
+// writes. A GET changes nothing: FHIR invokes an operation that affects
+// state with POST only (R4 operations.html#request).
 func (s *Server) allowOperation(ctx context.Context, op *Operation, typ, id, method string) error {
 	switch {
 	case id != "":
@@ -139,8 +147,12 @@ func (s *Server) allowOperation(ctx context.Context, op *Operation, typ, id, met
 		if _, err := s.allow(ctx, typ, InteractionSearch); err != nil {
 			return err
 		}
+	default:
+		if _, err := s.allow(ctx, "*", InteractionSearch); err != nil {
+			return err
+		}
 	}
-	if method != http.MethodPost {
+	if method != http.MethodPost || op.ReadOnly {
 		return nil
 	}
 	writes := op.Writes

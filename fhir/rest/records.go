@@ -36,6 +36,37 @@ func (s *Server) ReadResource(ctx context.Context, typ, id string) (*resource.Re
 	return r, rec.Version, nil
 }
 
+// ReadAsCaller returns the current version of typ/id as a read by the
+// caller of the request ctx belongs to would: an *AuthError (403) when the
+// caller may not read typ, and an error wrapping resource.ErrNotFound when
+// the resource is outside the caller's access, as if it did not exist.
+// Operations read the resources their parameters name with it, so that
+// an operation never shows what a read would not.
+func (s *Server) ReadAsCaller(ctx context.Context, typ, id string) (*resource.Resource, int64, error) {
+	if err := checkType(typ); err != nil {
+		return nil, 0, err
+	}
+	filters, err := s.allow(ctx, typ, InteractionRead)
+	if err != nil {
+		return nil, 0, err
+	}
+	rec, err := s.store.Read(ctx, typ, id)
+	if errors.Is(err, resource.ErrDeleted) && len(filters) > 0 {
+		return nil, 0, notFound(typ, id) // whose it was is not known
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := s.hide(rec, filters); err != nil {
+		return nil, 0, err
+	}
+	r, err := resource.ParseStored(rec.Body)
+	if err != nil {
+		return nil, 0, fmt.Errorf("read %s/%s: %w", typ, id, err)
+	}
+	return r, rec.Version, nil
+}
+
 // SearchResources returns every current resource of typ matching params,
 // all pages, in id order. Parameters are handled strictly: an unknown one
 // is an error rather than a wider result.

@@ -3,7 +3,6 @@ package smart
 import (
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/fhirbill/fhirbill/fhir/rest"
 	"github.com/fhirbill/fhirbill/fhir/search"
@@ -19,7 +18,7 @@ var compartment = map[string][]string{
 	"Claim":         {"patient"},
 	"ClaimResponse": {"patient"},
 	"Condition":     {"patient"},
-	"Coverage":      {"beneficiary", "subscriber", "policy-holder"},
+	"Coverage":      {"beneficiary", "subscriber", "policy-holder", "payor"},
 	"Encounter":     {"patient"},
 	"Invoice":       {"subject", "recipient"},
 	"Patient":       {"_id"},
@@ -166,12 +165,4 @@ func refClause(p *search.Param, ref string) search.Clause {
 func forbidden(format string, args ...any) error {
 	return &rest.AuthError{Status: http.StatusForbidden, Code: "insufficient_scope",
 		Detail: fmt.Sprintf(format, args...)}
-}
-
-// insurerRef normalizes a configured insurer to Organization/id.
-func insurerRef(s string) string {
-	if s == "" || strings.Contains(s, "/") {
-		return s
-	}
-	return "Organization/" + s
 }

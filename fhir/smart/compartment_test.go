@@ -127,6 +127,56 @@ func TestCompartment_Patient(t *testing.T) {
 		}
 	})
 
+	t.Run("Transaction", func(t *testing.T) {
+		tx := `{"resourceType":"Bundle","type":"transaction","entry":[
+			{"request":{"method":"GET","url":"Invoice/inv-a"}},
+			{"request":{"method":"GET","url":"Invoice/inv-b"}},
+			{"request":{"method":"GET","url":"Invoice?subject=Patient/b"}}]}`
+		r := e.as(tok, "POST", "", tx)
+		entries, _ := r.JSON()["entry"].([]any)
+		if r.Status != 200 || len(entries) != 3 {
+			t.Fatalf("transaction: got %d with %d entries: %s", r.Status, len(entries), r.Body)
+		}
+		st := func(i int) string {
+			return entries[i].(map[string]any)["response"].(map[string]any)["status"].(string)
+		}
+		if st(0) != "200 OK" || st(1) != "404 Not Found" {
+			t.Errorf("transaction reads: got %q, %q, want 200 OK, 404 Not Found", st(0), st(1))
+		}
+		if inner, _ := entries[2].(map[string]any)["resource"].(map[string]any); fmt.Sprint(inner["total"]) != "0" {
+			t.Errorf("transaction search of b's invoices: %v, want total 0", inner)
+		}
+	})
+
+	t.Run("V1Scopes", func(t *testing.T) {
+		v1 := e.token("launch/patient patient/*.read", "a")
+		r := e.as(v1, "GET", "/Invoice?_include=Invoice:recipient", "")
+		if got := ids(r); !slices.Equal(got, []string{"Invoice/inv-a (match)"}) {
+			t.Errorf("v1 search with _include of the recipient b: got %v, want inv-a alone", got)
+		}
+		r = e.as(v1, "GET", "/Patient?_revinclude=ChargeItem:subject", "")
+		if got := ids(r); !slices.Equal(got, []string{"Patient/a (match)", "ChargeItem/ci-a (include)"}) {
+			t.Errorf("v1 _revinclude: got %v, want Patient/a and ci-a", got)
+		}
+		if r := e.as(v1, "GET", "/ChargeItem/ci-b", ""); r.Status != 404 {
+			t.Errorf("v1 read of b's ChargeItem: got %d, want 404", r.Status)
+		}
+	})
+
+	t.Run("Payor", func(t *testing.T) {
+		// a pays for b's coverage: the Coverage is in both compartments
+		// (R4 CompartmentDefinition patient: Coverage payor).
+		e.put("Coverage", "cov-b-paid-by-a", `{"resourceType":"Coverage","id":"cov-b-paid-by-a","status":"active",`+
+			`"beneficiary":{"reference":"Patient/b"},"payor":[{"reference":"Patient/a"}]}`)
+		if r := e.as(tok, "GET", "/Coverage/cov-b-paid-by-a", ""); r.Status != 200 {
+			t.Errorf("a reads the coverage a pays: got %d, want 200", r.Status)
+		}
+		r := e.as(tok, "GET", "/Coverage?_total=accurate", "")
+		if got := ids(r); !slices.Equal(got, []string{"Coverage/cov-a (match)", "Coverage/cov-b-paid-by-a (match)"}) {
+			t.Errorf("a's coverage search: got %v", got)
+		}
+	})
+
 	t.Run("Write", func(t *testing.T) {
 		w := e.token("patient/Invoice.cruds", "a")
 		if r := e.as(w, "POST", "/Invoice", invoice("", "b", "draft", "")); r.Status != 403 {

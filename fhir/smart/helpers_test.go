@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/fhirbill/fhirbill/fhir/search"
 	"github.com/fhirbill/fhirbill/fhir/smart"
 	"github.com/fhirbill/fhirbill/fhir/store"
+	"github.com/fhirbill/fhirbill/profiles"
 )
 
 // extIssuer is an external authorization server: an RSA key published in
@@ -39,6 +39,13 @@ type env struct {
 // built-in issuer and extIssuer, with the given backend clients.
 func start(t *testing.T, clients ...smart.Client) *env {
 	t.Helper()
+	return startExt(t, nil, clients...)
+}
+
+// startExt is start with the external issuer's configuration changed by
+// ext (nil: left as it is).
+func startExt(t *testing.T, ext func(*smart.External), clients ...smart.Client) *env {
+	t.Helper()
 	e := &env{t: t, key: rsaKey(t)}
 	jwks := jwksOf(t, map[string]crypto.PublicKey{"k1": &e.key.PublicKey})
 	idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -50,10 +57,11 @@ func start(t *testing.T, clients ...smart.Client) *env {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	e.srv = resttest.NewWith(t, func(base string, st *store.Store, reg *search.Registry) rest.Config {
-		a, err := smart.New(ctx, smart.Config{
-			Base: base, Issuer: extIssuer, JWKSURL: idp.URL, Clients: clients,
-			Replay: st, Registry: reg,
-		})
+		x := &smart.External{Issuer: extIssuer, JWKSURL: idp.URL}
+		if ext != nil {
+			ext(x)
+		}
+		a, err := smart.New(ctx, smart.Config{Base: base, External: x, Clients: clients, Replay: st, Registry: reg})
 		if err != nil {
 			t.Fatalf("smart.New: %v", err)
 		}
@@ -95,7 +103,7 @@ func jwksOf(t *testing.T, keys map[string]crypto.PublicKey) []byte {
 // when not "".
 func (e *env) token(scopes, patient string) string {
 	e.t.Helper()
-	tok, err := e.auth.Issue("test-client", strings.Fields(scopes), patient)
+	tok, err := e.auth.IssueToken(e.t.Context(), smart.TokenRequest{Subject: "test-client", Scope: scopes, Patient: patient})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -123,6 +131,18 @@ func (e *env) extClaims(scope string) jwt.MapClaims {
 		"iss": extIssuer, "sub": "app", "aud": e.srv.Base, "scope": scope,
 		"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(),
 	}
+}
+
+// ext signs a token of the external issuer for scope, with patient in
+// context when not "": the way scopes fhirbill would never issue itself
+// (malformed ones) reach it.
+func (e *env) ext(scope, patient string) string {
+	e.t.Helper()
+	c := e.extClaims(scope)
+	if patient != "" {
+		c["patient"] = patient
+	}
+	return sign(e.t, jwt.SigningMethodRS256, e.key, "k1", c)
 }
 
 // as sends a request with a bearer token.
@@ -183,6 +203,9 @@ func total(r *resttest.Response) string {
 	return fmt.Sprint(r.JSON()["total"])
 }
 
+// jwtRS256 is the external issuer's signing method.
+var jwtRS256 = jwt.SigningMethodRS256
+
 // Fixtures: minimal valid R4 resources.
 
 func patient(id string) string { return `{"resourceType":"Patient","id":"` + id + `","active":true}` }
@@ -218,3 +241,18 @@ func chargeItem(id, pat string) string {
 		`"code":{"coding":[{"system":"http://www.ama-assn.org/go/cpt","code":"99213"}]},` +
 		`"subject":{"reference":"Patient/` + pat + `"}}`
 }
+
+// registry loads fhirbill's search parameters.
+func registry(t *testing.T) *search.Registry {
+	t.Helper()
+	reg, err := search.Load(profiles.SearchParameters)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reg
+}
+
+// nopReplay is a replay store for servers that issue nothing in the test.
+type nopReplay struct{}
+
+func (nopReplay) UseOnce(context.Context, string, time.Time, time.Time) error { return nil }

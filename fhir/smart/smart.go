@@ -3,22 +3,14 @@ package smart
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strings"
 	"time"
 
-	"github.com/MicahParks/jwkset"
 	"github.com/MicahParks/keyfunc/v3"
-	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/time/rate"
 
 	"github.com/fhirbill/fhirbill/fhir/search"
@@ -31,6 +23,10 @@ var Algorithms = []string{"RS256", "RS384", "ES256", "ES384"}
 // leeway is the clock skew allowed on exp, nbf and iat.
 const leeway = 30 * time.Second
 
+// MaxTokenTTL is the longest lifetime of a token the built-in endpoint
+// issues (backend-services.html recommends five minutes).
+const MaxTokenTTL = time.Hour
+
 // ReplayStore remembers keys used once; *store.Store implements it.
 type ReplayStore interface {
 	// UseOnce records key until expires; an error wrapping
@@ -38,20 +34,38 @@ type ReplayStore interface {
 	UseOnce(ctx context.Context, key string, expires, now time.Time) error
 }
 
-// Client is a backend-services client registered in configuration
-// (https://hl7.org/fhir/smart-app-launch/backend-services.html#registering-a-client-communicating-public-keys).
-type Client struct {
-	// ID is the client_id.
-	ID string `json:"client_id"`
-	// JWKSURL is where the client publishes its public keys; or
-	JWKSURL string `json:"jwks_url,omitempty"`
-	// JWKS holds them inline.
-	JWKS json.RawMessage `json:"jwks,omitempty"`
-	// Scope lists, space-separated, the scopes it may be granted.
-	Scope string `json:"scope"`
-	// Insurer maps it to an Organization ("Organization/id" or "id"): it
-	// then sees only the Claims, ClaimResponses and Coverage naming it.
-	Insurer string `json:"insurer,omitempty"`
+// External is an external authorization server, any OpenID Connect
+// server issuing SMART scopes, whose access tokens are accepted beside the
+// built-in issuer's. User-facing SMART apps get their tokens there.
+type External struct {
+	// Issuer is the iss of its tokens.
+	Issuer string `json:"issuer"`
+	// JWKSURL is where its signing keys are published.
+	JWKSURL string `json:"jwks_url"`
+	// AuthorizeURL and TokenURL are its endpoints; when both are set the
+	// smart-configuration advertises them to apps (with Capabilities and
+	// GrantTypes) instead of the built-in endpoint.
+	AuthorizeURL string `json:"authorize_url,omitempty"`
+	TokenURL     string `json:"token_url,omitempty"`
+	// Capabilities are the SMART capabilities of the server
+	// (conformance.html#capabilities) besides the permission-* ones
+	// fhirbill itself has; [DefaultExternalCapabilities] when empty.
+	Capabilities []string `json:"capabilities,omitempty"`
+	// GrantTypes are the grant types its token endpoint takes;
+	// authorization_code when empty.
+	GrantTypes []string `json:"grant_types,omitempty"`
+	// Insurers maps the client ids of its tokens (client_id, else azp)
+	// to insurer Organizations, as [Client.Insurer] does.
+	Insurers map[string]string `json:"insurers,omitempty"`
+}
+
+// DefaultExternalCapabilities are the capabilities advertised for an
+// external server whose configuration names none: a standalone launch
+// with a patient picked at launch, public and secret-holding apps, and
+// OpenID Connect single sign-on.
+var DefaultExternalCapabilities = []string{
+	"launch-standalone", "context-standalone-patient", "client-public",
+	"client-confidential-symmetric", "sso-openid-connect",
 }
 
 // Config configures a [Server].
@@ -61,19 +75,17 @@ type Config struct {
 	Base string
 	// Audience is the aud bearer tokens must carry; Base when empty.
 	Audience string
-	// Issuer is an external authorization server's issuer, whose tokens
-	// are accepted beside the built-in ones; JWKSURL is its key set.
-	Issuer, JWKSURL string
-	// AuthorizeURL and TokenURL are the external server's endpoints,
-	// advertised to user-facing apps in the smart-configuration.
-	AuthorizeURL, TokenURL string
-	// Clients are the registered backend-services clients.
+	// External is an external authorization server; nil for none.
+	External *External
+	// Clients are the backend-services clients the built-in token
+	// endpoint serves.
 	Clients []Client
-	// SigningKey signs the tokens the built-in endpoint issues (ECDSA
+	// SigningKey signs the tokens the built-in issuer issues (ECDSA
 	// P-256 or P-384, or RSA of 2048 bits or more). Nil: a P-256 key is
-	// generated, and tokens are valid only on this process.
+	// generated, and its tokens are valid only on this process.
 	SigningKey crypto.Signer
-	// TokenTTL is the lifetime of issued tokens; 5 minutes when zero.
+	// TokenTTL is the lifetime of issued tokens; 5 minutes when zero, at
+	// most [MaxTokenTTL].
 	TokenTTL time.Duration
 	// Replay remembers assertion jti values; required for the token
 	// endpoint.
@@ -82,7 +94,7 @@ type Config struct {
 	// filters.
 	Registry *search.Registry
 	// RefreshUnknownKID bounds how often an unknown kid refetches a JWKS;
-	// once a minute when nil.
+	// once a minute per JWKS URL when nil.
 	RefreshUnknownKID *rate.Limiter
 	// Now is the clock; time.Now when nil.
 	Now    func() time.Time
@@ -95,6 +107,7 @@ type Server struct {
 	base     string
 	audience string
 	ext      keyfunc.Keyfunc // nil without an external issuer
+	insurers map[string]string
 	key      crypto.Signer
 	alg      string
 	kid      string
@@ -103,14 +116,9 @@ type Server struct {
 	log      *slog.Logger
 }
 
-type client struct {
-	Client
-	keys   keyfunc.Keyfunc
-	scopes []Scope
-}
-
 // New builds a Server. It starts the JWKS fetching of the external issuer
-// and of clients registered by URL; ctx ends it.
+// and of clients registered by URL; ctx ends it. A JWKS URL that does not
+// answer yet is no error: it is fetched again on use.
 func New(ctx context.Context, cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, base: strings.TrimSuffix(cfg.Base, "/"), log: cfg.Logger, clients: map[string]*client{}}
 	if s.base == "" || cfg.Registry == nil {
@@ -123,21 +131,20 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if s.cfg.Now == nil {
 		s.cfg.Now = time.Now
 	}
-	if s.cfg.TokenTTL <= 0 {
+	switch {
+	case s.cfg.TokenTTL == 0:
 		s.cfg.TokenTTL = 5 * time.Minute
+	case s.cfg.TokenTTL < time.Second || s.cfg.TokenTTL > MaxTokenTTL:
+		return nil, fmt.Errorf("smart: token lifetime must be between 1s and %s", MaxTokenTTL)
 	}
-	if (cfg.Issuer == "") != (cfg.JWKSURL == "") {
-		return nil, errors.New("smart: an external issuer needs both its issuer and its JWKS URL")
-	}
-	if cfg.JWKSURL != "" {
-		kf, err := s.remoteKeys(ctx, cfg.JWKSURL)
-		if err != nil {
-			return nil, fmt.Errorf("smart: issuer JWKS: %w", err)
-		}
-		s.ext = kf
+	if err := s.setExternal(ctx, cfg.External); err != nil {
+		return nil, err
 	}
 	if err := s.setKey(cfg.SigningKey); err != nil {
 		return nil, err
+	}
+	if len(cfg.Clients) > 0 && cfg.Replay == nil {
+		return nil, errors.New("smart: the token endpoint needs a replay store")
 	}
 	for _, c := range cfg.Clients {
 		if err := s.addClient(ctx, c); err != nil {
@@ -147,14 +154,53 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// remoteKeys fetches and caches a JWKS, refetching it hourly and on an
-// unknown kid at a bounded rate.
-func (s *Server) remoteKeys(ctx context.Context, u string) (keyfunc.Keyfunc, error) {
+// setExternal checks and starts the external issuer, if any.
+func (s *Server) setExternal(ctx context.Context, ext *External) error {
+	if ext == nil {
+		return nil
+	}
+	if ext.Issuer == "" || ext.JWKSURL == "" {
+		return errors.New("smart: an external issuer needs both issuer and jwks_url")
+	}
+	if strings.TrimSuffix(ext.Issuer, "/") == s.base {
+		return errors.New("smart: the external issuer must differ from the base URL, the built-in issuer")
+	}
+	for name, u := range map[string]string{"jwks_url": ext.JWKSURL, "authorize_url": ext.AuthorizeURL, "token_url": ext.TokenURL} {
+		if u == "" {
+			continue
+		}
+		if err := checkKeyURL(u); err != nil {
+			return fmt.Errorf("smart: external issuer %s: %w", name, err)
+		}
+	}
+	if (ext.AuthorizeURL == "") != (ext.TokenURL == "") {
+		return errors.New("smart: the external issuer needs both authorize_url and token_url, or neither")
+	}
+	s.insurers = map[string]string{}
+	for id, org := range ext.Insurers {
+		ref, err := insurerRef(org)
+		if err != nil {
+			return fmt.Errorf("smart: external issuer insurers[%q]: %w", id, err)
+		}
+		s.insurers[id] = ref
+	}
+	kf, err := s.remoteKeys(ctx, ext.JWKSURL, time.Hour)
+	if err != nil {
+		return fmt.Errorf("smart: external issuer JWKS: %w", err)
+	}
+	s.ext = kf
+	return nil
+}
+
+// remoteKeys fetches and caches a JWKS, refetching it every refresh and
+// on an unknown kid at a bounded rate.
+func (s *Server) remoteKeys(ctx context.Context, u string, refresh time.Duration) (keyfunc.Keyfunc, error) {
 	lim := s.cfg.RefreshUnknownKID
 	if lim == nil {
 		lim = rate.NewLimiter(rate.Every(time.Minute), 1)
 	}
 	return keyfunc.NewDefaultOverrideCtx(ctx, []string{u}, keyfunc.Override{
+		RefreshInterval:   refresh,
 		RefreshUnknownKID: lim,
 		RateLimitWaitMax:  time.Second,
 		HTTPTimeout:       10 * time.Second,
@@ -166,84 +212,32 @@ func (s *Server) remoteKeys(ctx context.Context, u string) (keyfunc.Keyfunc, err
 	})
 }
 
-func (s *Server) addClient(ctx context.Context, c Client) error {
-	if c.ID == "" {
-		return errors.New("smart: a client needs a client_id")
+// checkKeyURL accepts an absolute https URL, or http on a loopback host
+// (a key set fetched in the clear could be swapped on the way).
+func checkKeyURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return errors.New("want an absolute https URL")
 	}
-	if _, dup := s.clients[c.ID]; dup {
-		return fmt.Errorf("smart: client %q registered twice", c.ID)
+	if u.Scheme == "http" && !loopback(u.Hostname()) {
+		return errors.New("want https (http only on localhost)")
 	}
-	cl := &client{Client: c, scopes: ParseScopes(c.Scope)}
-	cl.Insurer = insurerRef(c.Insurer)
-	var err error
-	switch {
-	case len(c.JWKS) > 0 && c.JWKSURL != "":
-		return fmt.Errorf("smart: client %q: give jwks or jwks_url, not both", c.ID)
-	case len(c.JWKS) > 0:
-		cl.keys, err = keyfunc.NewJWKSetJSON(c.JWKS)
-	case c.JWKSURL != "":
-		cl.keys, err = s.remoteKeys(ctx, c.JWKSURL)
-	default:
-		return fmt.Errorf("smart: client %q needs jwks or jwks_url", c.ID)
-	}
-	if err != nil {
-		return fmt.Errorf("smart: client %q keys: %w", c.ID, err)
-	}
-	if len(cl.scopes) == 0 {
-		return fmt.Errorf("smart: client %q has no clinical scope to grant", c.ID)
-	}
-	s.clients[c.ID] = cl
 	return nil
 }
 
-// setKey takes the signing key of the built-in issuer, or makes one.
-func (s *Server) setKey(k crypto.Signer) error {
-	if k == nil {
-		gen, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			return fmt.Errorf("smart: generate signing key: %w", err)
-		}
-		k = gen
-	}
-	switch pk := k.Public().(type) {
-	case *ecdsa.PublicKey:
-		switch pk.Curve {
-		case elliptic.P256():
-			s.alg = "ES256"
-		case elliptic.P384():
-			s.alg = "ES384"
-		default:
-			return errors.New("smart: signing key: ECDSA takes P-256 or P-384")
-		}
-	case *rsa.PublicKey:
-		if pk.N.BitLen() < 2048 {
-			return errors.New("smart: signing key: RSA needs 2048 bits or more")
-		}
-		s.alg = "RS256"
-	default:
-		return errors.New("smart: signing key must be ECDSA or RSA")
-	}
-	s.key = k
-	jwk, err := jwkset.NewJWKFromKey(k.Public(), jwkset.JWKOptions{})
-	if err != nil {
-		return fmt.Errorf("smart: signing key: %w", err)
-	}
-	// The kid is a hash of the public key, so a rotated key gets a new one.
-	raw, err := json.Marshal(jwk.Marshal())
-	if err != nil {
-		return fmt.Errorf("smart: signing key: %w", err)
-	}
-	sum := sha256.Sum256(raw)
-	s.kid = base64.RawURLEncoding.EncodeToString(sum[:16])
-	jwk, err = jwkset.NewJWKFromKey(k.Public(), jwkset.JWKOptions{Metadata: jwkset.JWKMetadataOptions{
-		KID: s.kid, ALG: jwkset.ALG(s.alg), USE: jwkset.UseSig,
-	}})
-	if err != nil {
-		return fmt.Errorf("smart: signing key: %w", err)
-	}
-	s.jwks, err = json.Marshal(jwkset.JWKSMarshal{Keys: []jwkset.JWKMarshal{jwk.Marshal()}})
-	return err
+func loopback(host string) bool {
+	return host == "localhost" || strings.HasPrefix(host, "127.") || host == "::1"
 }
+
+// Issuer returns the iss of the built-in issuer's tokens: the base URL.
+func (s *Server) Issuer() string { return s.base }
+
+// KeyID returns the kid of the built-in issuer's signing key, a hash of
+// its public half, for logs.
+func (s *Server) KeyID() string { return s.kid }
+
+// Clients returns the number of registered backend-services clients.
+func (s *Server) Clients() int { return len(s.clients) }
 
 func cmpOr(a, b string) string {
 	if a != "" {
@@ -251,6 +245,3 @@ func cmpOr(a, b string) string {
 	}
 	return b
 }
-
-// signingMethod returns the jwt method of the built-in issuer.
-func (s *Server) signingMethod() jwt.SigningMethod { return jwt.GetSigningMethod(s.alg) }

@@ -1,9 +1,9 @@
 package smart
 
 import (
-	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -17,16 +17,18 @@ import (
 // base URL.
 const TokenPath = "/auth/token"
 
-// assertionType is the client_assertion_type of private_key_jwt
+// AssertionType is the client_assertion_type of private_key_jwt
 // (RFC 7523 §2.2).
-const assertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+const AssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 // maxAssertionLife is how far in the future an assertion's exp may be
-// (backend-services.html: "no more than five minutes in the future").
+// (client-confidential-asymmetric.html: "no more than five minutes in the
+// future").
 const maxAssertionLife = 5 * time.Minute
 
-// tokenURL is the audience client assertions must name.
-func (s *Server) tokenURL() string { return s.base + TokenPath }
+// TokenURL returns the URL of the built-in token endpoint, the audience
+// client assertions must name.
+func (s *Server) TokenURL() string { return s.base + TokenPath }
 
 // oauthError is an RFC 6749 §5.2 error. The token endpoint answers OAuth
 // errors, not OperationOutcomes, as SMART backend services require.
@@ -57,7 +59,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var oe *oauthError
 		if !errors.As(err, &oe) {
-			s.log.ErrorContext(r.Context(), "token endpoint failed", "err", err)
+			s.log.ErrorContext(r.Context(), "token endpoint failed", "client_id", clientID, "err", err)
 			oe = &oauthError{http.StatusInternalServerError, "server_error", "the token could not be issued"}
 		} else {
 			s.log.InfoContext(r.Context(), "token refused", "client_id", clientID, "reason", oe.Code)
@@ -74,18 +76,23 @@ func (s *Server) token(r *http.Request) (body []byte, clientID string, err error
 	if r.Method != http.MethodPost {
 		return nil, "", badRequest("invalid_request", "the token endpoint takes POST")
 	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
+		return nil, "", badRequest("invalid_request", "the body must be application/x-www-form-urlencoded")
+	}
 	r.Body = http.MaxBytesReader(nil, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil {
-		return nil, "", badRequest("invalid_request", "the body must be application/x-www-form-urlencoded")
+		return nil, "", badRequest("invalid_request", "the body is not a valid form")
 	}
 	f := r.PostForm
 	switch {
 	case f.Get("grant_type") != "client_credentials":
 		return nil, "", badRequest("unsupported_grant_type", "grant_type must be client_credentials")
-	case f.Get("client_assertion_type") != assertionType:
-		return nil, "", badRequest("invalid_request", "client_assertion_type must be "+assertionType)
+	case f.Get("client_assertion_type") != AssertionType:
+		return nil, "", badRequest("invalid_request", "client_assertion_type must be "+AssertionType)
 	case f.Get("client_assertion") == "":
 		return nil, "", badRequest("invalid_request", "client_assertion is required")
+	case strings.TrimSpace(f.Get("scope")) == "":
+		return nil, "", badRequest("invalid_request", "scope is required (backend-services.html)")
 	}
 
 	c, claims, err := s.checkAssertion(r, f.Get("client_assertion"))
@@ -101,6 +108,7 @@ func (s *Server) token(r *http.Request) (body []byte, clientID string, err error
 		return nil, clientID, badRequest("invalid_scope",
 			"none of the requested scopes is allowed to this client")
 	}
+	// The jti is remembered as long as the assertion could be accepted.
 	key := "assertion/" + c.ID + "/" + claims.ID
 	exp := claims.ExpiresAt.Add(leeway)
 	if err := s.cfg.Replay.UseOnce(r.Context(), key, exp, s.cfg.Now()); err != nil {
@@ -110,7 +118,7 @@ func (s *Server) token(r *http.Request) (body []byte, clientID string, err error
 		return nil, clientID, err
 	}
 
-	tok, err := s.Issue(c.ID, granted, "")
+	tok, err := s.issue(c.ID, granted, "", 0)
 	if err != nil {
 		return nil, clientID, err
 	}
@@ -123,22 +131,32 @@ func (s *Server) token(r *http.Request) (body []byte, clientID string, err error
 	return body, clientID, err
 }
 
-// checkAssertion verifies a client assertion: signed by a registered
-// client's key with a pinned algorithm, iss = sub = client_id, aud = this
-// token endpoint, exp at most five minutes ahead, a jti.
+// checkAssertion verifies a client assertion as
+// client-confidential-asymmetric.html#signature-verification asks: signed
+// by a registered client's key (found by kid; a jku must be the client's
+// registered JWKS URL) with a pinned algorithm, iss = sub = client_id, aud
+// = this token endpoint, exp at most five minutes ahead, a jti.
 func (s *Server) checkAssertion(r *http.Request, assertion string) (*client, *jwt.RegisteredClaims, error) {
 	var unverified jwt.RegisteredClaims
-	if _, _, err := jwt.NewParser().ParseUnverified(assertion, &unverified); err != nil {
+	tok, _, err := jwt.NewParser().ParseUnverified(assertion, &unverified)
+	if err != nil {
 		return nil, nil, badClient("client_assertion is not a well-formed JWT")
 	}
 	c := s.clients[unverified.Issuer]
 	if c == nil {
 		return nil, nil, badClient("the client (iss of client_assertion) is not registered")
 	}
+	if kid, _ := tok.Header["kid"].(string); kid == "" {
+		return c, nil, badClient("client_assertion needs a kid header naming the signing key")
+	}
+	if jku, ok := tok.Header["jku"]; ok && (c.JWKSURL == "" || jku != c.JWKSURL) {
+		return c, nil, badClient("the jku of client_assertion is not the client's registered JWKS URL")
+	}
+
 	var claims jwt.RegisteredClaims
 	p := jwt.NewParser(
 		jwt.WithValidMethods(Algorithms),
-		jwt.WithAudience(s.tokenURL()),
+		jwt.WithAudience(s.TokenURL()),
 		jwt.WithIssuer(c.ID),
 		jwt.WithSubject(c.ID),
 		jwt.WithExpirationRequired(),
@@ -173,27 +191,4 @@ func grant(allowed []Scope, requested string) []string {
 		}
 	}
 	return out
-}
-
-// Issue signs an access token of the built-in issuer for clientID with
-// scopes and, when patient is not "", that patient in context. The
-// command line and tests use it too.
-func (s *Server) Issue(clientID string, scopes []string, patient string) (string, error) {
-	now := s.cfg.Now()
-	claims := accessClaims{
-		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer:    s.base,
-			Subject:   clientID,
-			Audience:  jwt.ClaimStrings{s.audience},
-			ExpiresAt: jwt.NewNumericDate(now.Add(s.cfg.TokenTTL)),
-			IssuedAt:  jwt.NewNumericDate(now),
-			ID:        rand.Text(),
-		},
-		Scope:    scopeClaim(strings.Join(scopes, " ")),
-		Patient:  patient,
-		ClientID: clientID,
-	}
-	t := jwt.NewWithClaims(s.signingMethod(), claims)
-	t.Header["kid"] = s.kid
-	return t.SignedString(s.key)
 }

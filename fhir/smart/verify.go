@@ -8,6 +8,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/fhirbill/fhirbill/fhir/resource"
 	"github.com/fhirbill/fhirbill/fhir/rest"
 )
 
@@ -39,7 +40,10 @@ func (s *scopeClaim) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-var errUnknownIssuer = errors.New("smart: token issuer not trusted")
+var (
+	errUnknownIssuer = errors.New("smart: token issuer not trusted")
+	errUnknownKey    = errors.New("smart: token kid is not the built-in issuer's key")
+)
 
 // Authorize implements [rest.Authorizer]: it verifies the bearer token of
 // r and returns its Grant. Failures are 401s that name the problem and
@@ -58,7 +62,9 @@ func (s *Server) Authorize(r *http.Request) (rest.Access, error) {
 	}
 	g, err := s.Verify(r, tok)
 	if err != nil {
-		s.log.InfoContext(r.Context(), "token refused", "reason", err.(*rest.AuthError).Detail)
+		var ae *rest.AuthError
+		errors.As(err, &ae)
+		s.log.InfoContext(r.Context(), "token refused", "reason", ae.Detail)
 		return nil, err
 	}
 	return g, nil
@@ -76,30 +82,41 @@ func (s *Server) Verify(r *http.Request, tok string) (*Grant, error) {
 		jwt.WithLeeway(leeway),
 		jwt.WithTimeFunc(s.cfg.Now),
 	)
+	// jwt decodes the claims before it asks for the key: the (unverified)
+	// iss picks the key set, and the signature then proves the iss.
 	_, err := p.ParseWithClaims(tok, &claims, func(t *jwt.Token) (any, error) {
-		switch claims.Issuer {
-		case s.base:
-			return s.key.Public(), nil
-		case "":
-		default:
-			if s.ext != nil && claims.Issuer == s.cfg.Issuer {
-				return s.ext.KeyfuncCtx(r.Context())(t)
+		switch {
+		case claims.Issuer == s.base:
+			if kid, ok := t.Header["kid"]; ok && kid != s.kid {
+				return nil, errUnknownKey
 			}
+			return s.key.Public(), nil
+		case s.ext != nil && claims.Issuer == s.cfg.External.Issuer:
+			return s.ext.KeyfuncCtx(r.Context())(t)
 		}
 		return nil, errUnknownIssuer
 	})
 	if err != nil {
 		return nil, &rest.AuthError{Status: http.StatusUnauthorized, Code: "invalid_token", Detail: tokenProblem(err)}
 	}
+	patient := strings.TrimPrefix(claims.Patient, "Patient/")
+	if patient != "" && !resource.ValidID(patient) {
+		return nil, &rest.AuthError{Status: http.StatusUnauthorized, Code: "invalid_token",
+			Detail: "the token's patient claim is not a Patient id"}
+	}
 	g := &Grant{
 		ClientID: cmpOr(claims.ClientID, cmpOr(claims.AZP, claims.Subject)),
 		Scopes:   ParseScopes(string(claims.Scope)),
-		Patient:  claims.Patient,
+		Patient:  patient,
 		reg:      s.cfg.Registry,
 		base:     s.base,
 	}
-	if c := s.clients[g.ClientID]; c != nil {
-		g.Insurer = c.Insurer
+	if claims.Issuer == s.base {
+		if c := s.clients[g.ClientID]; c != nil {
+			g.Insurer = c.Insurer
+		}
+	} else {
+		g.Insurer = s.insurers[g.ClientID]
 	}
 	return g, nil
 }
@@ -110,6 +127,8 @@ func tokenProblem(err error) string {
 	switch {
 	case errors.Is(err, errUnknownIssuer):
 		return "the token's issuer (iss) is not trusted by this server"
+	case errors.Is(err, errUnknownKey):
+		return "the token's signature could not be verified (unknown kid)"
 	case errors.Is(err, jwt.ErrTokenMalformed):
 		return "the token is not a well-formed JWT"
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid), errors.Is(err, jwt.ErrTokenUnverifiable):

@@ -3,6 +3,7 @@ package smart
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 
 	"github.com/fhirbill/fhirbill/fhir/rest"
 )
@@ -19,52 +20,77 @@ type configuration struct {
 	Issuer                string   `json:"issuer,omitempty"`
 	JWKSURI               string   `json:"jwks_uri,omitempty"`
 	AuthorizationEndpoint string   `json:"authorization_endpoint,omitempty"`
-	TokenEndpoint         string   `json:"token_endpoint"`
 	GrantTypes            []string `json:"grant_types_supported"`
-	TokenAuthMethods      []string `json:"token_endpoint_auth_methods_supported"`
-	TokenAuthSigningAlgs  []string `json:"token_endpoint_auth_signing_alg_values_supported"`
+	TokenEndpoint         string   `json:"token_endpoint"`
+	TokenAuthMethods      []string `json:"token_endpoint_auth_methods_supported,omitempty"`
+	TokenAuthSigningAlgs  []string `json:"token_endpoint_auth_signing_alg_values_supported,omitempty"`
 	Scopes                []string `json:"scopes_supported"`
 	ResponseTypes         []string `json:"response_types_supported,omitempty"`
 	Capabilities          []string `json:"capabilities"`
-	CodeChallengeMethods  []string `json:"code_challenge_methods_supported,omitempty"`
+	CodeChallengeMethods  []string `json:"code_challenge_methods_supported"`
 }
 
-// Configuration returns the smart-configuration document. Without an
-// external authorization server it describes the built-in backend-services
-// endpoint; with one, that server's endpoints for user-facing apps (the
-// built-in endpoint still serves registered backend clients). issuer is
-// given only with an external OpenID Connect issuer, as the spec asks
-// (issuer is required with sso-openid-connect, omitted otherwise).
+// resourceCapabilities are what fhirbill, as the resource server, does
+// with the scopes of any token.
+var resourceCapabilities = []string{"permission-v1", "permission-v2"}
+
+// Configuration returns the smart-configuration document.
+//
+// Without an external server whose endpoints are configured it describes
+// the built-in backend-services endpoint: client_credentials with
+// private_key_jwt, system/ scopes. With one, it describes that server for
+// user-facing apps: its endpoints, capabilities and grant types, the
+// patient/ and user/ scopes fhirbill enforces, and, as the spec asks when
+// sso-openid-connect is among the capabilities, its issuer and JWKS. The
+// built-in endpoint still serves registered backend clients at
+// [Server.TokenURL].
+//
+// code_challenge_methods_supported is always ["S256"]: the spec makes it
+// required, and an authorization server SMART apps use supports PKCE.
 func (s *Server) Configuration() any {
 	c := configuration{
 		JWKSURI:              s.base + JWKSPath,
-		TokenEndpoint:        s.tokenURL(),
+		TokenEndpoint:        s.TokenURL(),
 		GrantTypes:           []string{"client_credentials"},
 		TokenAuthMethods:     []string{"private_key_jwt"},
 		TokenAuthSigningAlgs: Algorithms,
-		Scopes: []string{"system/*.cruds", "system/*.rs", "system/*.read", "system/*.write",
-			"user/*.cruds", "user/*.rs", "patient/*.rs", "patient/*.read"},
-		Capabilities: []string{"client-confidential-asymmetric", "permission-v1", "permission-v2"},
+		Scopes:               []string{"system/*.cruds", "system/*.rs", "system/*.read", "system/*.write"},
+		Capabilities:         append([]string{"client-confidential-asymmetric"}, resourceCapabilities...),
+		CodeChallengeMethods: []string{"S256"},
 	}
-	if s.cfg.Issuer != "" && s.cfg.AuthorizeURL != "" && s.cfg.TokenURL != "" {
-		c.Issuer = s.cfg.Issuer
-		c.JWKSURI = s.cfg.JWKSURL
-		c.AuthorizationEndpoint = s.cfg.AuthorizeURL
-		c.TokenEndpoint = s.cfg.TokenURL
-		c.GrantTypes = []string{"authorization_code", "client_credentials"}
-		c.ResponseTypes = []string{"code"}
-		c.CodeChallengeMethods = []string{"S256"}
-		c.Scopes = append(c.Scopes, "openid", "fhirUser", "launch", "launch/patient", "offline_access")
-		c.Capabilities = append(c.Capabilities, "launch-ehr", "launch-standalone",
-			"context-ehr-patient", "context-standalone-patient", "permission-patient", "permission-user",
-			"sso-openid-connect", "client-public")
+	ext := s.cfg.External
+	if ext == nil || ext.AuthorizeURL == "" {
+		return c
+	}
+	caps := ext.Capabilities
+	if len(caps) == 0 {
+		caps = DefaultExternalCapabilities
+	}
+	c.AuthorizationEndpoint = ext.AuthorizeURL
+	c.TokenEndpoint = ext.TokenURL
+	c.GrantTypes = ext.GrantTypes
+	if len(c.GrantTypes) == 0 {
+		c.GrantTypes = []string{"authorization_code"}
+	}
+	// The external server's client authentication is its own business.
+	c.TokenAuthMethods, c.TokenAuthSigningAlgs = nil, nil
+	c.ResponseTypes = []string{"code"}
+	c.Capabilities = append(slices.Clone(caps), resourceCapabilities...)
+	c.Capabilities = append(c.Capabilities, "permission-patient", "permission-user")
+	c.Scopes = []string{"openid", "fhirUser", "launch", "launch/patient", "offline_access",
+		"patient/*.rs", "patient/*.read", "user/*.cruds", "user/*.rs", "user/*.read", "user/*.write"}
+	c.JWKSURI = ""
+	if slices.Contains(caps, "sso-openid-connect") {
+		c.Issuer, c.JWKSURI = ext.Issuer, ext.JWKSURL
 	}
 	return c
 }
 
 // Security returns the JSON of CapabilityStatement.rest.security: the
 // SMART-on-FHIR service and the oauth-uris extension
-// (https://hl7.org/fhir/smart-app-launch/conformance.html#declaring-support-for-oauth2-endpoints).
+// (https://hl7.org/fhir/smart-app-launch/conformance.html; the spec keeps
+// this declaration only for older clients, smart-configuration is the
+// source).
 func (s *Server) Security() []byte {
 	c := s.Configuration().(configuration)
 	uris := []map[string]string{{"url": "token", "valueUri": c.TokenEndpoint}}
@@ -83,8 +109,8 @@ func (s *Server) Security() []byte {
 			}},
 			"text": "OAuth2 using SMART-on-FHIR profile (see http://docs.smarthealthit.org)",
 		}},
-		"description": "Bearer tokens per SMART App Launch 2.x; scopes v1 and v2; " +
-			"patient tokens see their compartment only.",
+		"description": "Bearer tokens per SMART App Launch 2.x (see " + s.base + ConfigurationPath +
+			"); scopes v1 and v2; patient tokens see their compartment only.",
 	}
 	b, _ := json.Marshal(sec)
 	return b
