@@ -121,7 +121,8 @@ func (b *Biller) remitOnce(ctx context.Context, sent *crpb.ClaimResponse, claimI
 		return nil, conflict("ClaimResponse.request", "Invoice/%s, which Claim/%s was built from, is gone", invID, claimID)
 	}
 	inv := proto.Clone(is.res.Proto()).(*invpb.Invoice)
-	if invoiceStatus(inv) == cpb.InvoiceStatusCode_CANCELLED {
+	was := invoiceStatus(inv)
+	if was == cpb.InvoiceStatusCode_CANCELLED {
 		return nil, conflict("Invoice.status", "Invoice/%s was cancelled: a remittance no longer applies to it", invID)
 	}
 	items, err := b.records.Search(ctx, "ChargeItem", url.Values{"context": {"Encounter/" + encID}})
@@ -150,7 +151,7 @@ func (b *Biller) remitOnce(ctx context.Context, sent *crpb.ClaimResponse, claimI
 	if err != nil {
 		return nil, err
 	}
-	if invChanged && invoiceStatus(inv) == cpb.InvoiceStatusCode_BALANCED {
+	if invChanged && was == cpb.InvoiceStatusCode_BALANCED {
 		return nil, conflict("Invoice.status", "Invoice/%s is balanced by an earlier remittance", invID)
 	}
 
@@ -219,7 +220,7 @@ func remittable(claim *claimpb.Claim, cr *crpb.ClaimResponse, claimID, encID, in
 	return nil
 }
 
-// remittedInvoice is inv with each line the payer decided on priced as it
+// remittedInvoice changes inv into itself with each line the payer decided on priced as it
 // decided, totals summed again, and the status balanced when the patient
 // owes nothing, else issued. A Claim item whose line is gone or coded
 // otherwise is a 409: the Invoice changed since the Claim was built.
