@@ -27,8 +27,8 @@ func ClaimResultParameters(res *ClaimResult) ([]byte, error) {
 	}})
 }
 
-// RemitResultParameters prints the output of ClaimResponse/$remit
-// (profiles/operationdefinitions/ClaimResponse-remit.json):
+// RemitResultParameters prints the output of Claim/[id]/$remit
+// (profiles/operationdefinitions/Claim-remit.json):
 // "claimResponse" and "invoice", as stored.
 func RemitResultParameters(res *RemitResult) ([]byte, error) {
 	if res == nil || res.ClaimResponse == nil || res.Invoice == nil {

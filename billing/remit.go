@@ -35,9 +35,9 @@ type RemitResult struct {
 	Changed bool
 }
 
-// Remit applies a payer's adjudication, a ClaimResponse for a Claim that
-// fhirbill built ([Biller.BuildClaim]), to the patient's Invoice, and
-// stores the three together in one [Records.Commit]:
+// Remit applies a payer's adjudication, a ClaimResponse for the Claim
+// claimID that fhirbill built ([Biller.BuildClaim]), to the patient's
+// Invoice, and stores the three together in one [Records.Commit]:
 //
 //   - the ClaimResponse, as "<claim>-response" (where $submit put its
 //     queued answer, so the history of one ClaimResponse shows the claim
@@ -56,22 +56,22 @@ type RemitResult struct {
 // same ClaimResponse again stores nothing.
 //
 // Client errors are *resource.Error, and nothing is stored: 400 for a
-// ClaimResponse not naming a Claim or with an amount in another currency;
+// ClaimResponse naming another Claim in request or with an amount in
+// another currency; 404 when the Claim does not exist;
 // 422 when the Claim is not one fhirbill built or was not sent (draft),
 // when the ClaimResponse names another patient or insurer, is not
 // adjudicated (outcome queued or error), names a line the Claim does not
 // have, or has amounts that do not fit the line (see decisions); 409 when
 // the Invoice was cancelled, balanced by another answer, or changed since
 // the Claim was built.
-func (b *Biller) Remit(ctx context.Context, r *resource.Resource) (*RemitResult, error) {
+func (b *Biller) Remit(ctx context.Context, claimID string, r *resource.Resource) (*RemitResult, error) {
 	cr, ok := r.Proto().(*crpb.ClaimResponse)
 	if !ok {
 		return nil, badRequest("resourceType", "remittance takes a ClaimResponse, not a %s", r.Type())
 	}
-	claimID := refID(cr.GetRequest(), "Claim")
-	if claimID == "" {
-		return nil, resource.Errorf(statusBadRequest, resource.IssueRequired, "ClaimResponse.request",
-			"the ClaimResponse must name the Claim it answers in request (Claim/[id])")
+	if cr.GetRequest() != nil && refID(cr.GetRequest(), "Claim") != claimID {
+		return nil, badRequest("ClaimResponse.request",
+			"the ClaimResponse answers another Claim than Claim/%s, the one it is posted to", claimID)
 	}
 	if !adjudicated(cr) {
 		return nil, unprocessable("ClaimResponse.outcome",
@@ -101,7 +101,7 @@ func (b *Biller) remitOnce(ctx context.Context, sent *crpb.ClaimResponse, claimI
 		return nil, err
 	}
 	if cs.res == nil {
-		return nil, unprocessable("ClaimResponse.request", "Claim/%s is not on this server", claimID)
+		return nil, notFound("Claim", "Claim/%s is not on this server", claimID)
 	}
 	claim := cs.res.Proto().(*claimpb.Claim)
 	encID, invID := identifierValue(claim, SystemEncounterID), identifierValue(claim, SystemInvoiceID)

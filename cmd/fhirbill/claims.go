@@ -15,12 +15,19 @@ import (
 const (
 	opClaim  = "https://fhirbill.dev/fhir/OperationDefinition/Encounter-claim"
 	opSubmit = "http://hl7.org/fhir/OperationDefinition/Claim-submit"
-	opRemit  = "https://fhirbill.dev/fhir/OperationDefinition/ClaimResponse-remit"
+	opRemit  = "https://fhirbill.dev/fhir/OperationDefinition/Claim-remit"
 )
 
 // registerClaims registers the operations that build, submit and
-// adjudicate Claims. Each names what it writes, so that a caller's token
-// must allow writing those types.
+// adjudicate Claims. Each names what a caller writes through it, so that
+// its token must allow writing those types: $claim the Claim, $submit the
+// Claim and its ClaimResponse, $remit the payer's ClaimResponse. The
+// Invoice and the accumulator Account that $remit rewrites follow from
+// the payer's answer by billing's rules, as the Invoice $bill writes
+// follows from the Encounter: an insurer's token, which sees only
+// Claims, ClaimResponses and Coverage, needs no scope on them. $remit is
+// invoked on the Claim, so the caller must be able to read it: an
+// insurer's client answers only the claims sent to it.
 func registerClaims(api *rest.Server, b *billing.Biller) {
 	api.RegisterOperation(&rest.Operation{
 		Name: "claim", Definition: opClaim, Types: []string{"Encounter"}, Instance: true,
@@ -71,14 +78,14 @@ func registerClaims(api *rest.Server, b *billing.Biller) {
 	})
 
 	api.RegisterOperation(&rest.Operation{
-		Name: "remit", Definition: opRemit, Types: []string{"ClaimResponse"}, Type: true,
-		Writes: []string{"ClaimResponse", "Invoice", "Account"},
+		Name: "remit", Definition: opRemit, Types: []string{"Claim"}, Instance: true,
+		Writes: []string{"ClaimResponse"},
 		Handle: func(ctx context.Context, req *rest.OperationRequest) (*rest.OperationResponse, error) {
 			r, err := resourceInput(req, "ClaimResponse")
 			if err != nil {
 				return nil, err
 			}
-			res, err := b.Remit(ctx, r)
+			res, err := b.Remit(ctx, req.ID, r)
 			if err != nil {
 				return nil, err
 			}

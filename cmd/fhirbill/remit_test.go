@@ -44,7 +44,7 @@ func adjudication(outcome string, lines ...[6]string) string {
 // remit posts a ClaimResponse to $remit and returns the Invoice answered.
 func remit(t testing.TB, srv *resttest.Server, body string) map[string]any {
 	t.Helper()
-	res := srv.Do("POST", "/ClaimResponse/$remit", []byte(body))
+	res := srv.Do("POST", "/Claim/e1-claim-cov1/$remit", []byte(body))
 	if res.Status != 200 {
 		t.Fatalf("$remit: %d %s", res.Status, res.Body)
 	}
@@ -154,25 +154,25 @@ func TestRemit_InvoiceFollowsPayer(t *testing.T) {
 
 	// Answers that do not fit the Claim are refused and change nothing.
 	for _, c := range []struct {
-		name, body string
-		status     int
-		expression string
+		name, path, body string
+		status           int
+		expression       string
 	}{
-		{"UnknownItem", adjudication("complete", [6]string{"3", "10.00", "8.00", "0.00", "0.00", "2.00"}), 422, "ClaimResponse.item[0].itemSequence"},
-		{"OtherCurrency", strings.Replace(decided, `"value":98.19,"currency":"USD"`, `"value":98.19,"currency":"EUR"`, 1), 400, "ClaimResponse.item[0].adjudication[0].amount.currency"},
-		{"AboveNet", adjudication("complete", [6]string{"2", "61.00", "48.80", "0.00", "0.00", "12.20"}), 422, "ClaimResponse.item[0].adjudication[0].amount"},
-		{"BenefitAboveEligible", adjudication("complete", [6]string{"2", "15.45", "15.46", "", "", ""}), 422, "ClaimResponse.item[0].adjudication"},
-		{"DoesNotAddUp", adjudication("complete", [6]string{"2", "15.45", "12.36", "0.00", "0.00", "3.00"}), 422, "ClaimResponse.item[0].adjudication"},
-		{"Negative", adjudication("complete", [6]string{"2", "15.45", "-1.00", "", "", ""}), 422, "ClaimResponse.item[0].adjudication[1].amount"},
-		{"TwiceOneLine", adjudication("complete", [6]string{"2", "15.45", "12.36", "", "", ""}, [6]string{"2", "15.45", "12.36", "", "", ""}), 422, "ClaimResponse.item[1].itemSequence"},
-		{"OtherPatient", strings.Replace(decided, `"Patient/p1"`, `"Patient/p2"`, 1), 422, "ClaimResponse.patient"},
-		{"OtherInsurer", strings.Replace(decided, `"Organization/medicare"`, `"Organization/clinic"`, 1), 422, "ClaimResponse.insurer"},
-		{"Queued", adjudication("queued", [6]string{"2", "15.45", "12.36", "", "", ""}), 422, "ClaimResponse.outcome"},
-		{"UnknownClaim", strings.Replace(decided, "Claim/e1-claim-cov1", "Claim/nope", 1), 422, "ClaimResponse.request"},
-		{"NoRequest", strings.Replace(decided, `"request":{"reference":"Claim/e1-claim-cov1"},`, "", 1), 400, "ClaimResponse.request"},
+		{"UnknownItem", "/Claim/e1-claim-cov1/$remit", adjudication("complete", [6]string{"3", "10.00", "8.00", "0.00", "0.00", "2.00"}), 422, "ClaimResponse.item[0].itemSequence"},
+		{"OtherCurrency", "/Claim/e1-claim-cov1/$remit", strings.Replace(decided, `"value":98.19,"currency":"USD"`, `"value":98.19,"currency":"EUR"`, 1), 400, "ClaimResponse.item[0].adjudication[0].amount.currency"},
+		{"AboveNet", "/Claim/e1-claim-cov1/$remit", adjudication("complete", [6]string{"2", "61.00", "48.80", "0.00", "0.00", "12.20"}), 422, "ClaimResponse.item[0].adjudication[0].amount"},
+		{"BenefitAboveEligible", "/Claim/e1-claim-cov1/$remit", adjudication("complete", [6]string{"2", "15.45", "15.46", "", "", ""}), 422, "ClaimResponse.item[0].adjudication"},
+		{"DoesNotAddUp", "/Claim/e1-claim-cov1/$remit", adjudication("complete", [6]string{"2", "15.45", "12.36", "0.00", "0.00", "3.00"}), 422, "ClaimResponse.item[0].adjudication"},
+		{"Negative", "/Claim/e1-claim-cov1/$remit", adjudication("complete", [6]string{"2", "15.45", "-1.00", "", "", ""}), 422, "ClaimResponse.item[0].adjudication[1].amount"},
+		{"TwiceOneLine", "/Claim/e1-claim-cov1/$remit", adjudication("complete", [6]string{"2", "15.45", "12.36", "", "", ""}, [6]string{"2", "15.45", "12.36", "", "", ""}), 422, "ClaimResponse.item[1].itemSequence"},
+		{"OtherPatient", "/Claim/e1-claim-cov1/$remit", strings.Replace(decided, `"Patient/p1"`, `"Patient/p2"`, 1), 422, "ClaimResponse.patient"},
+		{"OtherInsurer", "/Claim/e1-claim-cov1/$remit", strings.Replace(decided, `"Organization/medicare"`, `"Organization/clinic"`, 1), 422, "ClaimResponse.insurer"},
+		{"Queued", "/Claim/e1-claim-cov1/$remit", adjudication("queued", [6]string{"2", "15.45", "12.36", "", "", ""}), 422, "ClaimResponse.outcome"},
+		{"UnknownClaim", "/Claim/nope/$remit", strings.Replace(decided, "Claim/e1-claim-cov1", "Claim/nope", 1), 404, "Claim"},
+		{"OtherClaim", "/Claim/e1-claim-cov1/$remit", strings.Replace(decided, "Claim/e1-claim-cov1", "Claim/x", 1), 400, "ClaimResponse.request"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			res := srv.Do("POST", "/ClaimResponse/$remit", []byte(c.body))
+			res := srv.Do("POST", c.path, []byte(c.body))
 			if res.Status != c.status || !bytes.Contains(res.Body, []byte(`"expression":["`+c.expression+`"]`)) {
 				t.Errorf("%d %s, want %d naming %s", res.Status, res.Body, c.status, c.expression)
 			}
@@ -193,7 +193,7 @@ func TestRemit_InvoiceFollowsPayer(t *testing.T) {
 	if inv["status"] != "balanced" || fmt.Sprint(field(inv, "totalNet", "value")) != "0.00" {
 		t.Errorf("status %v totalNet %v, want balanced 0.00", inv["status"], field(inv, "totalNet", "value"))
 	}
-	if res := srv.Do("POST", "/ClaimResponse/$remit", []byte(decided)); res.Status != 409 {
+	if res := srv.Do("POST", "/Claim/e1-claim-cov1/$remit", []byte(decided)); res.Status != 409 {
 		t.Errorf("an answer for a balanced Invoice: %d %s, want 409", res.Status, res.Body)
 	}
 	// Billing again leaves the Invoice as the payer made it.
