@@ -43,7 +43,7 @@ const cleanClaim = `{"resourceType":"Claim","id":"c1","status":"active",
 // claimRefs are the resources cleanClaim references. The NPIs are valid:
 // 1245319599 (Luhn sum of 80840124531959 is 61, check digit 9) and
 // 1497758544 (sum 66, check digit 4).
-func claimRefs(t *testing.T, replace ...string) billing.ClaimRefs {
+func claimRefs(t testing.TB, replace ...string) billing.ClaimRefs {
 	t.Helper()
 	refs := billing.ClaimRefs{}
 	for _, s := range []string{
