@@ -48,7 +48,9 @@ type ClaimResult struct {
 // The Claim's id is "<encounter>-claim-<coverage>" (a hash when too
 // long): building again with the same inputs gives the same Claim and
 // stores nothing, and changed inputs update it, until it is submitted
-// (it has a ClaimResponse): then it is left as it is, with a note.
+// and accepted (its ClaimResponse is queued or adjudicated): then it is
+// left as it is, with a note. A Claim $submit refused (outcome error) is
+// built again, to be corrected and submitted again.
 //
 // Client errors are *resource.Error: 404 when the Encounter does not
 // exist, 422 when it is not billed, has no Coverage, or the Coverage
@@ -120,7 +122,8 @@ func (b *Biller) claimOnce(ctx context.Context, encID, covID string) (*ClaimResu
 		if err != nil {
 			return nil, err
 		}
-		if submitted.res != nil {
+		if submitted.res != nil && submitted.res.Proto().(*crpb.ClaimResponse).GetOutcome().GetValue() !=
+			cpb.ClaimProcessingCode_ERROR {
 			res.Claim = cur.res
 			if res.Edits, err = b.scrubStored(ctx, cur.res); err != nil {
 				return nil, err
@@ -128,7 +131,7 @@ func (b *Biller) claimOnce(ctx context.Context, encID, covID string) (*ClaimResu
 			res.Notes = append(res.Notes, resource.Issue{
 				Severity: resource.SeverityInformation, Code: resource.IssueInformational,
 				Expression: []string{"Claim"},
-				Diagnostics: fmt.Sprintf("Claim/%s was submitted (ClaimResponse/%s): it is left as submitted",
+				Diagnostics: fmt.Sprintf("Claim/%s was submitted and accepted (ClaimResponse/%s): it is left as submitted",
 					id, responseID(id)),
 			})
 			return res, nil

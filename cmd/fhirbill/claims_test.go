@@ -197,7 +197,8 @@ func TestClaim_OfficeVisitEndToEnd(t *testing.T) {
 
 // TestClaim_DraftUntilClean builds the claim of a visit whose rendering
 // provider's NPI fails its check digit: the Claim is stored as draft with
-// the edit; once the NPI is fixed, building again makes it active.
+// the edit, and $submit refuses it; once the NPI is fixed, building again
+// makes it active, and submitted it is accepted and no longer rebuilt.
 func TestClaim_DraftUntilClean(t *testing.T) {
 	srv := billingServer(t)
 	for _, r := range billingFixtures {
@@ -215,9 +216,43 @@ func TestClaim_DraftUntilClean(t *testing.T) {
 	if got.Claim["status"] != "draft" || !bytes.Contains(o, []byte(`"expression":["Claim.careTeam[0].provider"]`)) {
 		t.Errorf("status %v outcome %s, want draft and the NPI edit on Claim.careTeam[0].provider", got.Claim["status"], o)
 	}
+	// Submitted as it is, it is refused with the edit.
+	res := srv.Do("POST", "/Claim/$submit", srv.Do("GET", "/Claim/e1-claim-cov1", nil).Body)
+	if cr := res.JSON(); res.Status != 200 || cr["outcome"] != "error" || !bytes.Contains(res.Body, []byte(`"code":"npi-invalid"`)) {
+		t.Errorf("$submit of the draft: %d %s, want outcome error with npi-invalid", res.Status, res.Body)
+	}
+
+	// Fixed, built again and submitted: accepted, and left as submitted.
 	put(t, srv, billingFixtures[3])
 	if got := claimOf(t, srv, "e1", nil); got.Claim["status"] != "active" {
 		t.Errorf("status after the NPI was fixed: %v, want active", got.Claim["status"])
+	}
+	res = srv.Do("POST", "/Claim/$submit", srv.Do("GET", "/Claim/e1-claim-cov1", nil).Body)
+	if cr := res.JSON(); cr["outcome"] != "queued" || field(cr, "meta", "versionId") != "2" {
+		t.Errorf("$submit of the fixed Claim: %s, want outcome queued, version 2", res.Body)
+	}
+	put(t, srv, strings.Replace(billingFixtures[3], `"Okafor"`, `"Okafor-Reyes"`, 1))
+	if o, _ := json.Marshal(claimOf(t, srv, "e1", nil).Outcome); !bytes.Contains(o, []byte("left as submitted")) {
+		t.Errorf("building a submitted Claim again: %s, want a note that it is left as submitted", o)
+	}
+
+	// The CapabilityStatement names each claim operation's definition,
+	// and this server serves fhirbill's own.
+	meta := srv.Do("GET", "/metadata", nil)
+	for _, def := range []string{
+		"https://fhirbill.dev/fhir/OperationDefinition/Encounter-claim",
+		"https://fhirbill.dev/fhir/OperationDefinition/Claim-remit",
+		"http://hl7.org/fhir/OperationDefinition/Claim-submit",
+		"https://fhirbill.dev/fhir/SearchParameter/Claim-coverage",
+	} {
+		if !bytes.Contains(meta.Body, []byte(`"definition":"`+def+`"`)) {
+			t.Errorf("the CapabilityStatement does not list %s", def)
+		}
+	}
+	for _, path := range []string{"/OperationDefinition/Encounter-claim", "/OperationDefinition/Claim-remit", "/CodeSystem/claim-edit"} {
+		if res := srv.Do("GET", path, nil); res.Status != 200 {
+			t.Errorf("GET %s: %d", path, res.Status)
+		}
 	}
 
 	for _, c := range []struct {
