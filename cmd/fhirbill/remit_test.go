@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -251,5 +252,42 @@ func TestClaim_Secondary(t *testing.T) {
 	if len(ins) != 2 || field(ins[0].(map[string]any), "claimResponse", "reference") != "ClaimResponse/e1-claim-cov1-response" ||
 		ins[1].(map[string]any)["focal"] != true {
 		t.Errorf("secondary insurance %v", ins)
+	}
+}
+
+// TestClaim_READMEWalkthrough runs the claim steps of the README's
+// billing walkthrough: the visit of testdata/billing/office-visit.json
+// billed and issued, claimed, submitted, and the payer's answer in
+// testdata/billing/remittance.json (the one of
+// TestRemit_InvoiceFollowsPayer) remitted: totalNet 102.73 becomes 62.73.
+func TestClaim_READMEWalkthrough(t *testing.T) {
+	srv := billingServer(t)
+	body, err := os.ReadFile("../../testdata/billing/office-visit.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := srv.Do("POST", "", body); res.Status != 200 {
+		t.Fatalf("transaction: %d %s", res.Status, res.Body)
+	}
+	bill(t, srv, "e1")
+	if res := srv.Do("POST", "/Invoice/e1-patient/$issue", nil); res.Status != 200 {
+		t.Fatalf("$issue: %d %s", res.Status, res.Body)
+	}
+	if c := claimOf(t, srv, "e1", nil).Claim; c["status"] != "active" || fmt.Sprint(field(c, "total", "value")) != "210.00" {
+		t.Errorf("claim status %v total %v, want active 210.00", c["status"], field(c, "total", "value"))
+	}
+	if res := srv.Do("POST", "/Claim/$submit", srv.Do("GET", "/Claim/e1-claim-cov1", nil).Body); res.JSON()["outcome"] != "queued" {
+		t.Errorf("$submit: %d %s", res.Status, res.Body)
+	}
+	answer, err := os.ReadFile("../../testdata/billing/remittance.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv := remit(t, srv, string(answer))
+	if n := fmt.Sprint(field(inv, "totalNet", "value")); n != "62.73" || inv["status"] != "issued" {
+		t.Errorf("after remittance: totalNet %s status %v, want 62.73 issued", n, inv["status"])
+	}
+	if v1 := srv.Do("GET", "/Invoice/e1-patient/_history/2", nil).JSON(); fmt.Sprint(field(v1, "totalNet", "value")) != "102.73" {
+		t.Errorf("the issued estimate is not version 2 in history: %v", field(v1, "totalNet", "value"))
 	}
 }
