@@ -113,7 +113,8 @@ func lineDecision(a map[string]decimal.Decimal, seq uint32, at string) (decision
 		d.Coinsurance = c
 		if !d.Deductible.Add(d.Copay).Add(c).Equal(patient) {
 			return decision{}, unprocessable(at+".adjudication",
-				"the deductible, copay and coinsurance of line %d do not add up to its eligible amount minus its benefit", seq)
+				"the deductible, copay and coinsurance of line %d do not add up to its eligible amount "+
+					"minus its benefit", seq)
 		}
 		return d, nil
 	}

@@ -131,7 +131,8 @@ func (b *Biller) claimOnce(ctx context.Context, encID, covID string) (*ClaimResu
 			res.Notes = append(res.Notes, resource.Issue{
 				Severity: resource.SeverityInformation, Code: resource.IssueInformational,
 				Expression: []string{"Claim"},
-				Diagnostics: fmt.Sprintf("Claim/%s was submitted and accepted (ClaimResponse/%s): it is left as submitted",
+				Diagnostics: fmt.Sprintf(
+					"Claim/%s was submitted and accepted (ClaimResponse/%s): it is left as submitted",
 					id, responseID(id)),
 			})
 			return res, nil

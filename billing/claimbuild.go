@@ -83,9 +83,11 @@ func (b *Biller) assembleClaim(ctx context.Context, ci *claimInputs) (*claimpb.C
 	team := map[string]uint32{}
 	total := decimal.Zero
 	for _, l := range ci.lines {
+		code := l.code()
 		it := &claimpb.Claim_Item{
-			Sequence:         &dtpb.PositiveInt{Value: l.sequence},
-			ProductOrService: concept(coding(l.code().GetSystem().GetValue(), l.code().GetCode().GetValue(), l.code().GetDisplay().GetValue())),
+			Sequence: &dtpb.PositiveInt{Value: l.sequence},
+			ProductOrService: concept(coding(code.GetSystem().GetValue(), code.GetCode().GetValue(),
+				code.GetDisplay().GetValue())),
 			Serviced: &claimpb.Claim_Item_ServicedX{Choice: &claimpb.Claim_Item_ServicedX_Date{
 				Date: dateOf(l.date(ci.dos))}},
 			Location: &claimpb.Claim_Item_LocationX{Choice: &claimpb.Claim_Item_LocationX_CodeableConcept{

@@ -118,7 +118,8 @@ func (b *Biller) remitOnce(ctx context.Context, sent *crpb.ClaimResponse, claimI
 		return nil, err
 	}
 	if is.res == nil {
-		return nil, conflict("ClaimResponse.request", "Invoice/%s, which Claim/%s was built from, is gone", invID, claimID)
+		return nil, conflict("ClaimResponse.request", "Invoice/%s, which Claim/%s was built from, is gone",
+			invID, claimID)
 	}
 	inv := proto.Clone(is.res.Proto()).(*invpb.Invoice)
 	was := invoiceStatus(inv)
@@ -237,7 +238,8 @@ func (b *Biller) remittedInvoice(
 	}
 	for _, it := range claim.GetItem() {
 		l := bySeq[it.GetSequence().GetValue()]
-		if l == nil || !hasCode(it.GetProductOrService(), l.code().GetSystem().GetValue(), l.code().GetCode().GetValue()) {
+		if l == nil ||
+			!hasCode(it.GetProductOrService(), l.code().GetSystem().GetValue(), l.code().GetCode().GetValue()) {
 			return nil, conflict("ClaimResponse.request", "Invoice/%s changed since Claim/%s was built: "+
 				"build the claim again", inv.GetId().GetValue(), claim.GetId().GetValue())
 		}
@@ -255,8 +257,8 @@ func (b *Biller) remittedInvoice(
 	totals := make([]decimal.Decimal, len(components))
 	var net decimal.Decimal
 	for _, bl := range lines {
-		l := &line{code: bl.code(), modifiers: modifiersOf(bl.ci.GetExtension()), display: bl.code().GetDisplay().GetValue(),
-			date: bl.date(dos), gross: bl.gross(), share: Share{
+		l := &line{code: bl.code(), modifiers: modifiersOf(bl.ci.GetExtension()),
+			display: bl.code().GetDisplay().GetValue(), date: bl.date(dos), gross: bl.gross(), share: Share{
 				Allowed: bl.amounts[3], InsurerPays: bl.amounts[2], Deductible: bl.amounts[4],
 				Copay: bl.amounts[5], Coinsurance: bl.amounts[6], PatientTotal: bl.owed()}}
 		if d, ok := ds[bl.sequence]; ok {

@@ -158,7 +158,8 @@ func (s *scrubber) npi(item uint32, ref *dtpb.Reference, expr, who string) {
 		s.add(item, EditNPIMissing, expr, "the %s has no NPI (an identifier with system %s)", who, SystemNPI)
 	case !ValidNPI(npi):
 		s.add(item, EditNPIInvalid, expr,
-			"the %s's NPI is not valid: an NPI is 10 digits whose last is the Luhn check digit of 80840 and the first 9", who)
+			"the %s's NPI is not valid: an NPI is 10 digits whose last is the Luhn check digit "+
+				"of 80840 and the first 9", who)
 	}
 }
 
@@ -240,7 +241,8 @@ func (s *scrubber) diagnoses() {
 				d.GetSequence().GetValue(), SystemICD10CM)
 		case !ValidICD10CM(c.GetCode().GetValue()):
 			s.add(0, EditDiagnosisFormat, expr,
-				"diagnosis %d is not an ICD-10-CM code: a letter, a digit, a letter or digit, then a dot and up to 4 more (R07.9)",
+				"diagnosis %d is not an ICD-10-CM code: a letter, a digit, a letter or digit, "+
+					"then a dot and up to 4 more (R07.9)",
 				d.GetSequence().GetValue())
 		}
 	}
@@ -273,7 +275,8 @@ func (s *scrubber) item(i int, it *claimpb.Claim_Item) {
 	case s.c.GetBillablePeriod().GetStart() == nil:
 		s.add(seq, EditServiceDate, "Claim.billablePeriod", "the claim has no billable period to date %s in", line)
 	case !covers(s.c.GetBillablePeriod(), d):
-		s.add(seq, EditServiceDate, at+".servicedDate", "the date of service of %s is outside the billable period", line)
+		s.add(seq, EditServiceDate, at+".servicedDate",
+			"the date of service of %s is outside the billable period", line)
 	}
 
 	pos := codingIn(it.GetLocation().GetCodeableConcept(), SystemPOS)
@@ -330,13 +333,15 @@ func (s *scrubber) modifiers(seq uint32, at, line string, it *claimpb.Claim_Item
 	if j, ok := has["TC"]; ok {
 		if _, ok26 := has["26"]; ok26 {
 			s.add(seq, EditModifierConflict, fmt.Sprintf("%s.modifier[%d]", at, j),
-				"%s has modifiers 26 (professional component) and TC (technical component): bill the global service without either, or the two components on two lines", line)
+				"%s has modifiers 26 (professional component) and TC (technical component): bill the "+
+					"global service without either, or the two components on two lines", line)
 		}
 	}
 	if j, ok := has["50"]; ok {
 		if q, okq := parseDecimal(it.GetQuantity().GetValue()); okq && q.GreaterThan(decimal.NewFromInt(1)) {
 			s.add(seq, EditModifierConflict, fmt.Sprintf("%s.modifier[%d]", at, j),
-				"%s is bilateral (modifier 50) with a quantity above 1: a bilateral procedure is billed once, quantity 1", line)
+				"%s is bilateral (modifier 50) with a quantity above 1: a bilateral procedure is "+
+					"billed once, quantity 1", line)
 		}
 	}
 }
