@@ -4,12 +4,18 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/fhirbill/fhirbill/fhir/rest/resttest"
 )
+
+// examplesDir holds the official FHIR R4 examples (../shared/testdata, see
+// its README).
+const examplesDir = "../../../shared/testdata/fhir-r4-examples"
 
 // claimed is a $claim answer: the Claim and the outcome.
 type claimed struct {
@@ -364,4 +370,55 @@ func TestSubmit_TwiceOneClaim(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSubmit_Examples submits every official R4 Claim example and posts
+// every ClaimResponse example to $remit on the Claim it names: each is
+// answered (a ClaimResponse, or a 4xx OperationOutcome naming what
+// cannot be taken), never a 5xx. The examples are oral, vision,
+// pharmacy and institutional claims with HL7 example codes, so the
+// professional edits refuse the ones $submit takes.
+func TestSubmit_Examples(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(examplesDir, "Claim*.json"))
+	if len(files) == 0 {
+		t.Skipf("no FHIR R4 examples at %s: ../shared/testdata is absent", examplesDir)
+	}
+	srv := billingServer(t)
+	outcomes := map[string]int{}
+	for _, f := range files {
+		body, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var head struct {
+			ResourceType, ID string
+			Request          struct{ Reference string }
+		}
+		_ = json.Unmarshal(body, &head)
+		path := "/Claim/$submit"
+		if head.ResourceType == "Claim" {
+			// Stored under its own id too, for the ClaimResponses to name.
+			if res := srv.Do("PUT", "/Claim/"+head.ID, body); res.Status != 201 {
+				t.Fatalf("PUT Claim/%s: %d %s", head.ID, res.Status, res.Body)
+			}
+		}
+		if head.ResourceType == "ClaimResponse" {
+			path = "/" + head.Request.Reference + "/$remit"
+			if !strings.HasPrefix(head.Request.Reference, "Claim/") {
+				path = "/Claim/100150/$remit"
+			}
+		}
+		res := srv.Do("POST", path, body)
+		switch {
+		case res.Status >= 500:
+			t.Errorf("%s: %d %s", filepath.Base(f), res.Status, res.Body)
+		case res.Status == 200 && head.ResourceType == "Claim":
+			outcomes[fmt.Sprint(res.JSON()["outcome"])]++
+		case res.Status != 200 && !bytes.Contains(res.Body, []byte(`"OperationOutcome"`)):
+			t.Errorf("%s: %d without an OperationOutcome: %s", filepath.Base(f), res.Status, res.Body)
+		default:
+			outcomes[fmt.Sprint(res.Status)]++
+		}
+	}
+	t.Logf("answers by outcome or status: %v", outcomes)
 }
