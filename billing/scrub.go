@@ -88,7 +88,8 @@ type ClaimRefs map[string]*resource.Resource
 //     a CMS place of service, and a net equal to quantity times unit
 //     price; the total is the sum of the nets.
 //
-// TODO(#6): ICD-10-CM categories (R07) are not told from billable codes (R07.9): fhirbill has no ICD-10-CM code list.
+// A category of ICD-10-CM (R07) is not told from a billable code (R07.9):
+// fhirbill has no ICD-10-CM code list.
 func Scrub(c *claimpb.Claim, refs ClaimRefs) []Edit {
 	s := &scrubber{c: c, refs: refs}
 	s.header()
@@ -239,6 +240,7 @@ func (s *scrubber) diagnoses() {
 		case c == nil:
 			s.add(0, EditDiagnosisCode, expr, "diagnosis %d has no ICD-10-CM code (system %s)",
 				d.GetSequence().GetValue(), SystemICD10CM)
+		// TODO(#6): ICD-10-CM categories (R07) are not told from billable codes (R07.9): fhirbill has no ICD-10-CM code list.
 		case !ValidICD10CM(c.GetCode().GetValue()):
 			s.add(0, EditDiagnosisFormat, expr,
 				"diagnosis %d is not an ICD-10-CM code: a letter, a digit, a letter or digit, "+
