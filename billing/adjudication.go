@@ -10,11 +10,6 @@ import (
 	crpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/claim_response_go_proto"
 )
 
-// decision is what the payer decided on one Claim item.
-type decision struct {
-	Share
-}
-
 // The adjudication categories remittance reads: the HL7 adjudication
 // code system's eligible, benefit, deductible and copay, and
 // coinsurance from fhirbill's price-component code system (the HL7 one
@@ -29,7 +24,7 @@ var adjudicationCategories = []struct{ system, code string }{
 }
 
 // decisions reads the item adjudications of cr against the Claim c it
-// answers, by Claim item sequence, refusing with a 4xx what does not
+// answers, as the Share the payer decided per Claim item sequence, refusing with a 4xx what does not
 // fit the Claim: an item sequence the Claim does not have or given
 // twice, an amount in another currency or below zero, an amount above
 // the line's net, a benefit above the eligible amount, a line without
@@ -37,7 +32,7 @@ var adjudicationCategories = []struct{ system, code string }{
 // coinsurance) that do not add up to eligible minus benefit. Without a
 // coinsurance amount, coinsurance is what eligible minus benefit leaves
 // after deductible and copay. Amounts are rounded to the cent first.
-func decisions(c *claimpb.Claim, cr *crpb.ClaimResponse, currency string) (map[uint32]decision, error) {
+func decisions(c *claimpb.Claim, cr *crpb.ClaimResponse, currency string) (map[uint32]Share, error) {
 	nets := map[uint32]decimal.Decimal{}
 	for _, it := range c.GetItem() {
 		n, _ := amountOf(it.GetNet())
@@ -50,7 +45,7 @@ func decisions(c *claimpb.Claim, cr *crpb.ClaimResponse, currency string) (map[u
 		return nil, unprocessable("ClaimResponse.item", "the ClaimResponse adjudicates no line of the Claim")
 	}
 
-	out := map[uint32]decision{}
+	out := map[uint32]Share{}
 	seen := map[uint32]bool{}
 	for i, it := range cr.GetItem() {
 		at := fmt.Sprintf("ClaimResponse.item[%d]", i)
@@ -96,23 +91,23 @@ func decisions(c *claimpb.Claim, cr *crpb.ClaimResponse, currency string) (map[u
 }
 
 // lineDecision checks one line's amounts and splits it.
-func lineDecision(a map[string]decimal.Decimal, seq uint32, at string) (decision, error) {
+func lineDecision(a map[string]decimal.Decimal, seq uint32, at string) (Share, error) {
 	eligible, okE := a["eligible"]
 	benefit, okB := a["benefit"]
 	if !okE || !okB {
-		return decision{}, unprocessable(at+".adjudication",
+		return Share{}, unprocessable(at+".adjudication",
 			"line %d needs an eligible and a benefit amount (adjudication categories eligible and benefit)", seq)
 	}
 	if benefit.GreaterThan(eligible) {
-		return decision{}, unprocessable(at+".adjudication", "the benefit of line %d is above its eligible amount", seq)
+		return Share{}, unprocessable(at+".adjudication", "the benefit of line %d is above its eligible amount", seq)
 	}
 	patient := eligible.Sub(benefit)
-	d := decision{Share{Allowed: eligible, InsurerPays: benefit, PatientTotal: patient,
-		Deductible: a["deductible"], Copay: a["copay"]}}
+	d := Share{Allowed: eligible, InsurerPays: benefit, PatientTotal: patient,
+		Deductible: a["deductible"], Copay: a["copay"]}
 	if c, ok := a["coinsurance"]; ok {
 		d.Coinsurance = c
 		if !d.Deductible.Add(d.Copay).Add(c).Equal(patient) {
-			return decision{}, unprocessable(at+".adjudication",
+			return Share{}, unprocessable(at+".adjudication",
 				"the deductible, copay and coinsurance of line %d do not add up to its eligible amount "+
 					"minus its benefit", seq)
 		}
@@ -120,7 +115,7 @@ func lineDecision(a map[string]decimal.Decimal, seq uint32, at string) (decision
 	}
 	d.Coinsurance = patient.Sub(d.Deductible).Sub(d.Copay)
 	if d.Coinsurance.Sign() < 0 {
-		return decision{}, unprocessable(at+".adjudication",
+		return Share{}, unprocessable(at+".adjudication",
 			"the deductible and copay of line %d are more than its eligible amount minus its benefit", seq)
 	}
 	return d, nil

@@ -221,15 +221,15 @@ func remittable(claim *claimpb.Claim, cr *crpb.ClaimResponse, claimID, encID, in
 	return nil
 }
 
-// remittedInvoice changes inv into itself with each line the payer decided on priced as it
-// decided, totals summed again, and the status balanced when the patient
-// owes nothing, else issued. A Claim item whose line is gone or coded
+// remittedInvoice rewrites inv (a copy of the stored Invoice) with each
+// line the payer decided on priced as it decided, totals summed again,
+// and the status balanced when the patient owes nothing, else issued. A Claim item whose line is gone or coded
 // otherwise is a 409: the Invoice changed since the Claim was built.
 func (b *Biller) remittedInvoice(
 	claim *claimpb.Claim,
 	inv *invpb.Invoice,
 	lines []*billedLine,
-	ds map[uint32]decision,
+	ds map[uint32]Share,
 	crID string,
 ) (*invpb.Invoice, error) {
 	bySeq := map[uint32]*billedLine{}
@@ -262,7 +262,7 @@ func (b *Biller) remittedInvoice(
 				Allowed: bl.amounts[3], InsurerPays: bl.amounts[2], Deductible: bl.amounts[4],
 				Copay: bl.amounts[5], Coinsurance: bl.amounts[6], PatientTotal: bl.owed()}}
 		if d, ok := ds[bl.sequence]; ok {
-			l.share = d.Share
+			l.share = d
 			bl.li.PriceComponent = nil
 			for _, k := range components {
 				bl.li.PriceComponent = append(bl.li.PriceComponent, k.component(k.amount(l), b.currency))
