@@ -5,6 +5,9 @@ import (
 
 	"github.com/fhirbill/fhirbill/billing"
 	"github.com/fhirbill/fhirbill/billing/pfs"
+	"github.com/fhirbill/fhirbill/fhir/resource"
+
+	claimpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/claim_go_proto"
 )
 
 // benchRow builds an RVU row with the values of PPRRVU25_JAN1.csv, so the
@@ -56,6 +59,23 @@ func BenchmarkEncounter(b *testing.B) {
 		shares, _ := billing.ApplyCostSharing(plan, acc, allowed)
 		if len(shares) != len(rows) {
 			b.Fatal("lost a line")
+		}
+	}
+}
+
+// BenchmarkScrub measures the claim edits on the two-line clean claim of
+// TestScrub, without I/O.
+func BenchmarkScrub(b *testing.B) {
+	r, err := resource.Parse([]byte(cleanClaim))
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := r.Proto().(*claimpb.Claim)
+	refs := claimRefs(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if edits := billing.Scrub(c, refs); len(edits) != 0 {
+			b.Fatalf("edits %v", edits)
 		}
 	}
 }

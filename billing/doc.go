@@ -1,5 +1,7 @@
 // Package billing is the billing domain of fhirbill: it turns a finished
-// Encounter into priced ChargeItems and an itemized Invoice.
+// Encounter into priced ChargeItems and an itemized Invoice, then into a
+// professional Claim for the insurer, and the insurer's answer back into
+// the Invoice.
 //
 // # The job
 //
@@ -47,6 +49,47 @@
 // Invoice is never rewritten: it changes only by [Biller.SetInvoiceStatus].
 // Two Encounters billed at once race on the Account's version; the loser
 // computes again, so a deductible dollar is spent once.
+//
+// # Claims
+//
+// [Biller.BuildClaim] builds the professional Claim of a billed Encounter
+// from its Invoice and ChargeItems and the patient's Coverages, ordered
+// by Coverage.order as billing orders them: "<encounter>-claim-<coverage>"
+// (a natural key, so building again stores nothing), one item per
+// Invoice line with the line's sequence, its CPT or HCPCS code, Claim.item
+// modifiers (the ChargeItem keeps the [ExtModifier] extension), the CMS
+// place of service as locationCodeableConcept in [SystemPOS], at most
+// four diagnosis pointers in the order billing ranked the diagnoses, and
+// the gross charge as net; total is the sum of the nets. A later
+// Coverage (the secondary) is claimed once the claims before it are
+// adjudicated, for what the Invoice still leaves to the patient.
+//
+// [Scrub] runs the front-end edits of a professional claim (code forms,
+// pointers, quantities, dates, modifiers, NPIs with their check digit,
+// Coverage in force); each failure is an [Edit] with the FHIRPath of the
+// element at fault. A Claim is draft while it fails one, active once it
+// passes them all. [Biller.Submit] is Claim/$submit: scrub, store, and
+// answer a ClaimResponse (queued, or error with the edits); a Claim is
+// known by Claim.identifier[0], so submitting it again stores nothing.
+//
+// # Remittance and the issued Invoice
+//
+// [Biller.Remit] applies the payer's adjudicated ClaimResponse to the
+// patient's Invoice: each line becomes what the payer decided (eligible,
+// benefit, deductible, copay, coinsurance), the totals are summed again,
+// and the Invoice is issued, or balanced when the patient owes nothing;
+// the plan year's accumulator follows what the payer applied. The
+// ClaimResponse, the Invoice and the Account are stored in one commit,
+// or not at all when the answer does not fit its Claim.
+//
+// An issued Invoice otherwise changes only by status. Remittance is the
+// one exception, and a narrow one: the Invoice billing issued was an
+// estimate of what the payer would decide, and the payer's decision
+// replaces it, as a new version (the estimate stays in the Invoice's
+// history, the narrative names the ClaimResponse), only through
+// [Biller.Remit], never through a client's PUT; a cancelled Invoice is
+// not remitted, and a balanced one is not remitted again. Billing the
+// Encounter again leaves the remitted Invoice as the payer made it.
 //
 // # Money
 //

@@ -229,3 +229,14 @@ func readableID(s string, max int, prefix string) string {
 	}
 	return derivedID(prefix, s)
 }
+
+// dateDay returns the calendar date of a FHIR date.
+func dateDay(d *dtpb.Date) day {
+	t := time.UnixMicro(d.GetValueUs()).In(zone(d.GetTimezone()))
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+}
+
+// dateOf builds a FHIR date of d.
+func dateOf(d day) *dtpb.Date {
+	return &dtpb.Date{ValueUs: d.UnixMicro(), Timezone: "UTC", Precision: dtpb.Date_DAY}
+}

@@ -20,6 +20,10 @@ import (
 //     deductible the Invoice used, and an Invoice billing made is never
 //     deleted (cancel it).
 //
+// The payer's adjudication replaces the amounts of an issued Invoice
+// through [Biller.Remit] (Claim/[id]/$remit), never through a client's
+// write.
+//
 // Refusals are 409 Conflict (the current state forbids the change) with an
 // OperationOutcome naming the element.
 func CheckInvoiceWrite(old, next *resource.Resource) error {

@@ -50,6 +50,10 @@ type inputs struct {
 	chargeItems map[string]stored // the Encounter's ChargeItems by id
 
 	notes []resource.Issue
+
+	// remittance names the ClaimResponse whose amounts an Invoice shows,
+	// for the narrative; "" for billing's estimate.
+	remittance string
 }
 
 // maxRevisions bounds the cancelled Invoices of one Encounter that billing

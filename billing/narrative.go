@@ -24,6 +24,9 @@ func narrative(in *inputs, lines []*line, inv *invpb.Invoice, currency string) *
 		w.WriteString(", self-pay")
 	}
 	w.WriteString(". Amounts in " + esc(currency) + ".</p>")
+	if in.remittance != "" {
+		w.WriteString("<p>Amounts as the payer adjudicated them in " + esc(in.remittance) + ".</p>")
+	}
 
 	w.WriteString("<table><thead><tr><th>#</th><th>Date</th><th>Code</th><th>Modifiers</th>" +
 		"<th>Description</th><th>Charge</th><th>Allowed</th><th>Insurer pays</th><th>Deductible</th>" +

@@ -303,6 +303,7 @@ func startBilling(ctx context.Context, api *rest.Server, st *store.Store, curren
 		Logger:       logger,
 	})
 	registerBilling(api, b)
+	registerClaims(api, b)
 	return b, nil
 }
 

@@ -14,7 +14,10 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/fhirbill/fhirbill/fhir/rest"
 	"github.com/fhirbill/fhirbill/fhir/rest/resttest"
+	"github.com/fhirbill/fhirbill/fhir/search"
+	"github.com/fhirbill/fhirbill/fhir/store"
 )
 
 // cmsDir holds the CMS January 2025 Physician Fee Schedule release
@@ -24,6 +27,13 @@ const cmsDir = "../../../shared/testdata/cms-pfs/2025"
 // billingServer starts the API with billing wired as `fhirbill serve` wires
 // it, and the 2025 fee schedule imported.
 func billingServer(t testing.TB) *resttest.Server {
+	t.Helper()
+	return billingServerWith(t, nil)
+}
+
+// billingServerWith is billingServer with the REST configuration
+// configure returns (an Authorizer, say); see resttest.NewWith.
+func billingServerWith(t testing.TB, configure func(base string, st *store.Store, reg *search.Registry) rest.Config) *resttest.Server {
 	t.Helper()
 	f := pfsFiles{Year: 2025}
 	for _, file := range []struct {
@@ -40,7 +50,7 @@ func billingServer(t testing.TB) *resttest.Server {
 		}
 		*file.dst = string(b)
 	}
-	srv := resttest.New(t)
+	srv := resttest.NewWith(t, configure)
 	if _, err := storePFS(t.Context(), srv.Store, &f); err != nil {
 		t.Fatalf("import the fee schedule: %v", err)
 	}

@@ -161,3 +161,16 @@ func (s *Store) ExplainReadByID(ctx context.Context, coll string) (string, error
 	}
 	return strings.Join(plan, "; "), rows.Err()
 }
+
+// IndexNames lists the names of the indexes of collection coll.
+func (s *Store) IndexNames(ctx context.Context, coll string) ([]string, error) {
+	specs, err := s.db.Collection(coll).Indexes().ListSpecifications(ctx)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(specs))
+	for i, sp := range specs {
+		names[i] = sp.Name
+	}
+	return names, nil
+}

@@ -1,0 +1,305 @@
+package billing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"sort"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/fhirbill/fhirbill/fhir/resource"
+
+	cpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/codes_go_proto"
+	claimpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/claim_go_proto"
+	crpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/claim_response_go_proto"
+	covpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/coverage_go_proto"
+	invpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/invoice_go_proto"
+)
+
+// ClaimResult is what [Biller.BuildClaim] built and stored.
+type ClaimResult struct {
+	// Claim is the Claim as stored.
+	Claim *resource.Resource
+
+	// Edits are the claim edits it fails; none when its status is active.
+	Edits []Edit
+
+	// Notes are informational remarks (a Claim left as submitted, a
+	// diagnosis that could not be coded).
+	Notes []resource.Issue
+
+	// Changed is false when nothing was stored.
+	Changed bool
+}
+
+// BuildClaim builds the professional Claim of the billed Encounter
+// encounterID to the patient's Coverage coverageID, scrubs it and stores
+// it: draft while it fails an edit ([Scrub]), active once it passes them
+// all. An empty coverageID is the primary Coverage: among the patient's
+// active Coverages in force on the date of service, the lowest
+// Coverage.order (none counts as last), then the lowest id, as billing
+// chose it. A later Coverage (the secondary) is claimed once the claim to
+// each Coverage before it has an adjudicated ClaimResponse; its lines ask
+// for what the Invoice still leaves to the patient.
+//
+// The Claim's id is "<encounter>-claim-<coverage>" (a hash when too
+// long): building again with the same inputs gives the same Claim and
+// stores nothing, and changed inputs update it, until it is submitted
+// and accepted (its ClaimResponse is queued or adjudicated): then it is
+// left as it is, with a note. A Claim $submit refused (outcome error) is
+// built again, to be corrected and submitted again.
+//
+// Client errors are *resource.Error: 404 when the Encounter does not
+// exist, 422 when it is not billed, has no Coverage, or the Coverage
+// asked for is not one of the patient's in force or cannot be claimed
+// yet.
+func (b *Biller) BuildClaim(ctx context.Context, encounterID, coverageID string) (*ClaimResult, error) {
+	if !resource.ValidID(encounterID) {
+		return nil, badRequest("Encounter.id", "the Encounter id is not a valid FHIR id")
+	}
+	for attempt := 1; ; attempt++ {
+		res, err := b.claimOnce(ctx, encounterID, coverageID)
+		if err == nil {
+			b.log.InfoContext(ctx, "claim built",
+				slog.String("encounter_id", encounterID),
+				slog.String("claim_id", res.Claim.ID()),
+				slog.Int("edit_count", len(res.Edits)),
+				slog.Bool("changed", res.Changed))
+			return res, nil
+		}
+		if !errors.Is(err, resource.ErrConflict) || attempt == maxAttempts {
+			return nil, err
+		}
+		if err := pause(ctx, attempt); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// claimInputs is what building one Claim reads.
+type claimInputs struct {
+	*inputs
+	coverages []*covpb.Coverage // in force on the date of service, by order
+	focal     int               // index in coverages of the one claimed
+	responses []string          // ids of the adjudicated ClaimResponses of the Coverages before focal
+	lines     []*billedLine
+}
+
+func (b *Biller) claimOnce(ctx context.Context, encID, covID string) (*ClaimResult, error) {
+	in, err := b.load(ctx, encID)
+	if err != nil {
+		return nil, err
+	}
+	if in.invoice.res == nil {
+		return nil, unprocessable("Encounter", "Encounter/%s has no Invoice: bill it with $bill first", encID)
+	}
+	ci := &claimInputs{inputs: in}
+	if err := b.loadCoverages(ctx, ci, covID); err != nil {
+		return nil, err
+	}
+	if ci.lines, err = billedLines(in.invoice.res.Proto().(*invpb.Invoice), in.chargeItems); err != nil {
+		return nil, err
+	}
+	if len(ci.lines) == 0 {
+		return nil, unprocessable("Invoice.lineItem", "Invoice/%s has no billable line to claim", in.invoiceID)
+	}
+
+	c, err := b.assembleClaim(ctx, ci)
+	if err != nil {
+		return nil, err
+	}
+	id := c.GetId().GetValue()
+	cur, err := b.readStored(ctx, "Claim", id)
+	if err != nil {
+		return nil, err
+	}
+	res := &ClaimResult{Notes: in.notes}
+	if cur.res != nil {
+		submitted, err := b.readStored(ctx, "ClaimResponse", responseID(id))
+		if err != nil {
+			return nil, err
+		}
+		if submitted.res != nil && submitted.res.Proto().(*crpb.ClaimResponse).GetOutcome().GetValue() !=
+			cpb.ClaimProcessingCode_ERROR {
+			res.Claim = cur.res
+			if res.Edits, err = b.scrubStored(ctx, cur.res); err != nil {
+				return nil, err
+			}
+			res.Notes = append(res.Notes, resource.Issue{
+				Severity: resource.SeverityInformation, Code: resource.IssueInformational,
+				Expression: []string{"Claim"},
+				Diagnostics: fmt.Sprintf(
+					"Claim/%s was submitted and accepted (ClaimResponse/%s): it is left as submitted",
+					id, responseID(id)),
+			})
+			return res, nil
+		}
+		// The first build dates the Claim; building again keeps that date.
+		if d := cur.res.Proto().(*claimpb.Claim).GetCreated(); d != nil {
+			c.Created = d
+		}
+	}
+
+	refs, err := b.claimRefs(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	res.Edits = Scrub(c, refs)
+	c.Status = &claimpb.Claim_StatusCode{Value: cpb.FinancialResourceStatusCode_ACTIVE}
+	if len(res.Edits) > 0 {
+		c.Status.Value = cpb.FinancialResourceStatusCode_DRAFT
+	}
+	r, err := resource.FromProto(c)
+	if err != nil {
+		return nil, err
+	}
+	changed, err := differs(r, cur)
+	if err != nil {
+		return nil, err
+	}
+	if !changed {
+		res.Claim = cur.res
+		return res, nil
+	}
+	if err := b.records.Commit(ctx, []Change{{Resource: r, Prev: cur.version}}); err != nil {
+		return nil, fmt.Errorf("store Claim/%s: %w", id, err)
+	}
+	if res.Claim, _, err = b.records.Read(ctx, "Claim", id); err != nil {
+		return nil, readError("Claim", id, err)
+	}
+	res.Changed = true
+	return res, nil
+}
+
+// loadCoverages lists the patient's Coverages in force on the date of
+// service in billing's order and picks the one to claim.
+func (b *Biller) loadCoverages(ctx context.Context, ci *claimInputs, covID string) error {
+	q := url.Values{"beneficiary": {ci.patient}, "status": {"active"}}
+	rs, err := b.records.Search(ctx, "Coverage", q)
+	if err != nil {
+		return fmt.Errorf("search coverage of Encounter/%s: %w", ci.encID, err)
+	}
+	for _, r := range rs {
+		c := r.Proto().(*covpb.Coverage)
+		if covers(c.GetPeriod(), ci.dos) {
+			ci.coverages = append(ci.coverages, c)
+		}
+	}
+	sort.SliceStable(ci.coverages, func(i, j int) bool { return coverageBefore(ci.coverages[i], ci.coverages[j]) })
+	if len(ci.coverages) == 0 {
+		return unprocessable("Coverage", "the patient has no active Coverage in force on the date of service: "+
+			"a self-pay visit has no claim")
+	}
+	ci.focal = -1
+	for i, c := range ci.coverages {
+		if covID == "" || c.GetId().GetValue() == covID {
+			ci.focal = i
+			break
+		}
+	}
+	if ci.focal < 0 {
+		return unprocessable("Parameters.parameter.where(name = 'coverage')",
+			"Coverage/%s is not one of the patient's active Coverages in force on the date of service", covID)
+	}
+	if payer(ci.coverages[ci.focal]) == "" {
+		return unprocessable("Coverage.payor", "Coverage/%s needs a payor Organization to be claimed",
+			ci.coverages[ci.focal].GetId().GetValue())
+	}
+	for _, c := range ci.coverages[:ci.focal] {
+		prev := claimID(ci.encID, c.GetId().GetValue())
+		s, err := b.readStored(ctx, "ClaimResponse", responseID(prev))
+		if err != nil {
+			return err
+		}
+		if s.res == nil || !adjudicated(s.res.Proto().(*crpb.ClaimResponse)) {
+			return unprocessable("Parameters.parameter.where(name = 'coverage')",
+				"Claim/%s to Coverage/%s, which comes first, has no adjudicated ClaimResponse yet: "+
+					"the next payer is claimed for what the first leaves", prev, c.GetId().GetValue())
+		}
+		ci.responses = append(ci.responses, responseID(prev))
+	}
+	return nil
+}
+
+// payer is the first Organization among the Coverage's payors, "" when
+// there is none.
+func payer(c *covpb.Coverage) string {
+	for _, p := range c.GetPayor() {
+		if id := refID(p, "Organization"); id != "" {
+			return "Organization/" + id
+		}
+	}
+	return ""
+}
+
+// adjudicated reports whether the payer decided on the claim.
+func adjudicated(cr *crpb.ClaimResponse) bool {
+	o := cr.GetOutcome().GetValue()
+	return o == cpb.ClaimProcessingCode_COMPLETE || o == cpb.ClaimProcessingCode_PARTIAL
+}
+
+// claimID is the id of the Claim of Encounter encID to Coverage covID.
+func claimID(encID, covID string) string {
+	return readableID(encID+"-claim-"+covID, 64, "claim-")
+}
+
+// responseID is the id of the ClaimResponse of Claim claimID: $submit
+// stores the front end's answer there, and remittance the payer's.
+func responseID(claimID string) string {
+	return readableID(claimID+"-response", 64, "cr-")
+}
+
+// readStored reads typ/id; a missing or deleted one is stored{}.
+func (b *Biller) readStored(ctx context.Context, typ, id string) (stored, error) {
+	r, v, err := b.records.Read(ctx, typ, id)
+	switch {
+	case errors.Is(err, resource.ErrNotFound):
+		return stored{}, nil
+	case errors.Is(err, resource.ErrDeleted):
+		return stored{version: v}, nil
+	case err != nil:
+		return stored{}, readError(typ, id, err)
+	}
+	return stored{res: r, version: v}, nil
+}
+
+// claimRefs reads what the scrubber checks through c's references: the
+// billing provider, the care team and the Coverages. A reference the
+// server cannot resolve is left out, and the scrubber says so.
+func (b *Biller) claimRefs(ctx context.Context, c *claimpb.Claim) (ClaimRefs, error) {
+	refs := ClaimRefs{}
+	want := []string{refString(c.GetProvider())}
+	for _, m := range c.GetCareTeam() {
+		want = append(want, refString(m.GetProvider()))
+	}
+	for _, in := range c.GetInsurance() {
+		want = append(want, refString(in.GetCoverage()))
+	}
+	for _, ref := range want {
+		typ, id, ok := cutRef(ref)
+		if _, done := refs[ref]; done || !ok || !resource.Known(typ) || !resource.ValidID(id) {
+			continue
+		}
+		s, err := b.readStored(ctx, typ, id)
+		if err != nil {
+			return nil, err
+		}
+		if s.res != nil {
+			refs[ref] = s.res
+		}
+	}
+	return refs, nil
+}
+
+// scrubStored scrubs a stored Claim again, for the answer of $claim.
+func (b *Biller) scrubStored(ctx context.Context, r *resource.Resource) ([]Edit, error) {
+	c := proto.Clone(r.Proto()).(*claimpb.Claim)
+	refs, err := b.claimRefs(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return Scrub(c, refs), nil
+}

@@ -1,0 +1,339 @@
+package billing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+
+	"github.com/shopspring/decimal"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/fhirbill/fhirbill/fhir/resource"
+
+	cpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/codes_go_proto"
+	dtpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
+	accpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/account_go_proto"
+	claimpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/claim_go_proto"
+	crpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/claim_response_go_proto"
+	covpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/coverage_go_proto"
+	invpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/invoice_go_proto"
+)
+
+// RemitResult is what [Biller.Remit] stored.
+type RemitResult struct {
+	// ClaimResponse is the payer's answer as stored.
+	ClaimResponse *resource.Resource
+
+	// Invoice is the patient's Invoice as stored, with what the payer
+	// decided.
+	Invoice *resource.Resource
+
+	// Changed is false when nothing was stored: the same answer was
+	// posted before.
+	Changed bool
+}
+
+// Remit applies a payer's adjudication, a ClaimResponse for the Claim
+// claimID that fhirbill built ([Biller.BuildClaim]), to the patient's
+// Invoice, and stores the three together in one [Records.Commit]:
+//
+//   - the ClaimResponse, as "<claim>-response" (where $submit put its
+//     queued answer, so the history of one ClaimResponse shows the claim
+//     from front end to payer);
+//   - a new version of the Invoice: each adjudicated line's components
+//     become what the payer decided (eligible as the allowed amount,
+//     benefit as the deduction, deductible, copay and coinsurance, the
+//     contractual adjustment as gross minus eligible), the totals are
+//     summed again, and the status becomes balanced when the patient owes
+//     nothing, else issued; the estimate stays in the Invoice's history;
+//   - the plan year's accumulator Account: this Invoice's entry becomes
+//     the deductible and patient amounts the payer applied.
+//
+// This is the one change of an issued Invoice other than its status
+// (doc.go): the payer's decision replaces billing's estimate. Posting the
+// same ClaimResponse again stores nothing.
+//
+// Client errors are *resource.Error, and nothing is stored: 400 for a
+// ClaimResponse naming another Claim in request or with an amount in
+// another currency; 404 when the Claim does not exist;
+// 422 when the Claim is not one fhirbill built or was not sent (draft),
+// when the ClaimResponse names another patient or insurer, is not
+// adjudicated (outcome queued or error), names a line the Claim does not
+// have, or has amounts that do not fit the line (see decisions); 409 when
+// the Invoice was cancelled, balanced by another answer, or changed since
+// the Claim was built.
+func (b *Biller) Remit(ctx context.Context, claimID string, r *resource.Resource) (*RemitResult, error) {
+	cr, ok := r.Proto().(*crpb.ClaimResponse)
+	if !ok {
+		return nil, badRequest("resourceType", "remittance takes a ClaimResponse, not a %s", r.Type())
+	}
+	if cr.GetRequest() != nil && refID(cr.GetRequest(), "Claim") != claimID {
+		return nil, badRequest("ClaimResponse.request",
+			"the ClaimResponse answers another Claim than Claim/%s, the one it is posted to", claimID)
+	}
+	if !adjudicated(cr) {
+		return nil, unprocessable("ClaimResponse.outcome",
+			"only an adjudicated ClaimResponse (outcome complete or partial) changes the Invoice")
+	}
+	for attempt := 1; ; attempt++ {
+		res, err := b.remitOnce(ctx, cr, claimID)
+		if err == nil {
+			b.log.InfoContext(ctx, "remittance applied",
+				slog.String("claim_id", claimID),
+				slog.String("invoice_id", res.Invoice.ID()),
+				slog.Bool("changed", res.Changed))
+			return res, nil
+		}
+		if !errors.Is(err, resource.ErrConflict) || attempt == maxAttempts {
+			return nil, err
+		}
+		if err := pause(ctx, attempt); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func (b *Biller) remitOnce(ctx context.Context, sent *crpb.ClaimResponse, claimID string) (*RemitResult, error) {
+	cs, err := b.readStored(ctx, "Claim", claimID)
+	if err != nil {
+		return nil, err
+	}
+	if cs.res == nil {
+		return nil, notFound("Claim", "Claim/%s is not on this server", claimID)
+	}
+	claim := cs.res.Proto().(*claimpb.Claim)
+	encID, invID := identifierValue(claim, SystemEncounterID), identifierValue(claim, SystemInvoiceID)
+	if err := remittable(claim, sent, claimID, encID, invID); err != nil {
+		return nil, err
+	}
+	ds, err := decisions(claim, sent, b.currency)
+	if err != nil {
+		return nil, err
+	}
+
+	is, err := b.readStored(ctx, "Invoice", invID)
+	if err != nil {
+		return nil, err
+	}
+	if is.res == nil {
+		return nil, conflict("ClaimResponse.request", "Invoice/%s, which Claim/%s was built from, is gone",
+			invID, claimID)
+	}
+	inv := proto.Clone(is.res.Proto()).(*invpb.Invoice)
+	was := invoiceStatus(inv)
+	if was == cpb.InvoiceStatusCode_CANCELLED {
+		return nil, conflict("Invoice.status", "Invoice/%s was cancelled: a remittance no longer applies to it", invID)
+	}
+	items, err := b.records.Search(ctx, "ChargeItem", url.Values{"context": {"Encounter/" + encID}})
+	if err != nil {
+		return nil, fmt.Errorf("search charge items of Encounter/%s: %w", encID, err)
+	}
+	byID := make(map[string]stored, len(items))
+	for _, r := range items {
+		byID[r.ID()] = stored{res: r, version: versionOf(r)}
+	}
+	lines, err := billedLines(inv, byID)
+	if err != nil {
+		return nil, err
+	}
+
+	crID := responseID(claimID)
+	next, err := b.remittedInvoice(claim, inv, lines, ds, crID)
+	if err != nil {
+		return nil, err
+	}
+	invRes, err := resource.FromProto(next)
+	if err != nil {
+		return nil, err
+	}
+	invChanged, err := differs(invRes, is)
+	if err != nil {
+		return nil, err
+	}
+	if invChanged && was == cpb.InvoiceStatusCode_BALANCED {
+		return nil, conflict("Invoice.status", "Invoice/%s is balanced by an earlier remittance", invID)
+	}
+
+	c := proto.Clone(sent).(*crpb.ClaimResponse)
+	c.Id, c.Meta, c.Request = &dtpb.Id{Value: crID}, nil, refTo("Claim/"+claimID)
+	crRes, err := resource.FromProto(c)
+	if err != nil {
+		return nil, err
+	}
+	crs, err := b.readStored(ctx, "ClaimResponse", crID)
+	if err != nil {
+		return nil, err
+	}
+	crChanged, err := differs(crRes, crs)
+	if err != nil {
+		return nil, err
+	}
+
+	changes := []Change{{Resource: crRes, Prev: crs.version}, {Resource: invRes, Prev: is.version}}
+	acc, err := b.remittedAccount(ctx, next, lines)
+	if err != nil {
+		return nil, err
+	}
+	if acc != nil {
+		changes = append(changes, *acc)
+	}
+	res := &RemitResult{ClaimResponse: crs.res, Invoice: is.res, Changed: invChanged || crChanged}
+	if !res.Changed {
+		return res, nil
+	}
+	if err := b.records.Commit(ctx, changes); err != nil {
+		return nil, fmt.Errorf("store remittance of Claim/%s: %w", claimID, err)
+	}
+	if res.ClaimResponse, _, err = b.records.Read(ctx, "ClaimResponse", crID); err != nil {
+		return nil, readError("ClaimResponse", crID, err)
+	}
+	if res.Invoice, _, err = b.records.Read(ctx, "Invoice", invID); err != nil {
+		return nil, readError("Invoice", invID, err)
+	}
+	return res, nil
+}
+
+// remittable checks that the ClaimResponse answers the Claim: one
+// fhirbill built and sent (active), to its patient and insurer, and to
+// the first payer.
+func remittable(claim *claimpb.Claim, cr *crpb.ClaimResponse, claimID, encID, invID string) error {
+	switch {
+	case encID == "" || invID == "":
+		return unprocessable("ClaimResponse.request",
+			"Claim/%s was not built by fhirbill from an Invoice: a remittance for it changes no Invoice", claimID)
+	case claim.GetStatus().GetValue() != cpb.FinancialResourceStatusCode_ACTIVE:
+		return unprocessable("ClaimResponse.request",
+			"Claim/%s is not active (it fails claim edits, or was cancelled): it was not sent to a payer", claimID)
+	case refString(cr.GetPatient()) != refString(claim.GetPatient()):
+		return unprocessable("ClaimResponse.patient", "the ClaimResponse names another patient than Claim/%s", claimID)
+	case refString(cr.GetInsurer()) != refString(claim.GetInsurer()):
+		return unprocessable("ClaimResponse.insurer", "the ClaimResponse names another insurer than Claim/%s", claimID)
+	}
+	for _, in := range claim.GetInsurance() {
+		if in.GetFocal().GetValue() && in.GetSequence().GetValue() > 1 {
+			// TODO(#6): a later payer's (secondary) adjudication is not applied to the Invoice yet.
+			return unprocessable("ClaimResponse.request",
+				"Claim/%s is to a later payer: only the first payer's adjudication is applied to the Invoice", claimID)
+		}
+	}
+	return nil
+}
+
+// remittedInvoice rewrites inv (a copy of the stored Invoice) with each
+// line the payer decided on priced as it decided, totals summed again,
+// and the status balanced when the patient owes nothing, else issued. A Claim item whose line is gone or coded
+// otherwise is a 409: the Invoice changed since the Claim was built.
+func (b *Biller) remittedInvoice(
+	claim *claimpb.Claim,
+	inv *invpb.Invoice,
+	lines []*billedLine,
+	ds map[uint32]Share,
+	crID string,
+) (*invpb.Invoice, error) {
+	bySeq := map[uint32]*billedLine{}
+	for _, l := range lines {
+		bySeq[l.sequence] = l
+	}
+	for _, it := range claim.GetItem() {
+		l := bySeq[it.GetSequence().GetValue()]
+		if l == nil ||
+			!hasCode(it.GetProductOrService(), l.code().GetSystem().GetValue(), l.code().GetCode().GetValue()) {
+			return nil, conflict("ClaimResponse.request", "Invoice/%s changed since Claim/%s was built: "+
+				"build the claim again", inv.GetId().GetValue(), claim.GetId().GetValue())
+		}
+	}
+
+	dos, _ := dayOf(claim.GetBillablePeriod().GetStart())
+	in := &inputs{encID: identifierValue(claim, SystemEncounterID), dos: dos, payer: refString(claim.GetInsurer()),
+		remittance: "ClaimResponse/" + crID}
+	for _, ins := range claim.GetInsurance() {
+		if ins.GetFocal().GetValue() {
+			in.coverage = &covpb.Coverage{Id: &dtpb.Id{Value: refID(ins.GetCoverage(), "Coverage")}}
+		}
+	}
+	var ls []*line
+	totals := make([]decimal.Decimal, len(components))
+	var net decimal.Decimal
+	for _, bl := range lines {
+		l := &line{code: bl.code(), modifiers: modifiersOf(bl.ci.GetExtension()),
+			display: bl.code().GetDisplay().GetValue(), date: bl.date(dos), gross: bl.gross(), share: Share{
+				Allowed: bl.amounts[3], InsurerPays: bl.amounts[2], Deductible: bl.amounts[4],
+				Copay: bl.amounts[5], Coinsurance: bl.amounts[6], PatientTotal: bl.owed()}}
+		if d, ok := ds[bl.sequence]; ok {
+			l.share = d
+			bl.li.PriceComponent = nil
+			for _, k := range components {
+				bl.li.PriceComponent = append(bl.li.PriceComponent, k.component(k.amount(l), b.currency))
+			}
+		}
+		for i, k := range components {
+			totals[i] = totals[i].Add(k.amount(l))
+		}
+		net = net.Add(l.gross.Sub(components[1].amount(l)).Sub(components[2].amount(l)))
+		ls = append(ls, l)
+	}
+	inv.TotalPriceComponent = nil
+	for i, k := range components {
+		inv.TotalPriceComponent = append(inv.TotalPriceComponent, k.component(totals[i], b.currency))
+	}
+	inv.TotalNet = money(net, b.currency)
+	inv.Status = &invpb.Invoice_StatusCode{Value: cpb.InvoiceStatusCode_ISSUED}
+	if net.Sign() == 0 {
+		inv.Status.Value = cpb.InvoiceStatusCode_BALANCED
+	}
+	inv.Meta = nil
+	inv.Text = narrative(in, ls, inv, b.currency)
+	return inv, nil
+}
+
+// remittedAccount rewrites the Invoice's entry in its accumulator
+// Account with the deductible and patient amounts after remittance; nil
+// when the Invoice has no Account or the entry is unchanged.
+func (b *Biller) remittedAccount(ctx context.Context, inv *invpb.Invoice, lines []*billedLine) (*Change, error) {
+	id := refID(inv.GetAccount(), "Account")
+	if id == "" {
+		return nil, nil
+	}
+	s, err := b.readStored(ctx, "Account", id)
+	if err != nil || s.res == nil {
+		return nil, err
+	}
+	var ded decimal.Decimal
+	for _, l := range lines {
+		for _, pc := range l.li.GetPriceComponent() {
+			if componentIndex(pc) == 4 {
+				v, _ := amountOf(pc.GetAmount())
+				ded = ded.Add(v)
+			}
+		}
+	}
+	oop, _ := amountOf(inv.GetTotalNet())
+	acc := proto.Clone(s.res.Proto()).(*accpb.Account)
+	ref := "Invoice/" + inv.GetId().GetValue()
+	var kept []*dtpb.Extension
+	for _, e := range acc.GetExtension() {
+		if r, _, _, ok := readEntry(e); ok && r == ref {
+			continue
+		}
+		kept = append(kept, e)
+	}
+	acc.Extension = append(kept, entry(ref, ded, oop, b.currency))
+	sortEntries(acc.Extension)
+	r, err := resource.FromProto(acc)
+	if err != nil {
+		return nil, err
+	}
+	return &Change{Resource: r, Prev: s.version}, nil
+}
+
+// identifierValue is the value of c's identifier in system, "" when none.
+func identifierValue(c *claimpb.Claim, system string) string {
+	for _, id := range c.GetIdentifier() {
+		if id.GetSystem().GetValue() == system {
+			return id.GetValue().GetValue()
+		}
+	}
+	return ""
+}

@@ -1,0 +1,191 @@
+package billing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/fhirbill/fhirbill/fhir/resource"
+
+	cpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/codes_go_proto"
+	dtpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
+	claimpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/claim_go_proto"
+	crpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/claim_response_go_proto"
+)
+
+// Submit takes a Claim for adjudication, as Claim/$submit does
+// (http://hl7.org/fhir/OperationDefinition/Claim-submit): it scrubs the
+// Claim, stores it (draft when it fails an edit, active when it passes
+// them all) and answers its ClaimResponse, stored too: outcome queued
+// (the Claim waits for the payer's adjudication) or error, with one error
+// entry per failed edit.
+//
+// Claim.identifier[0] is the Claim's key: a Claim with the identifier of
+// a stored one is that Claim again (a resubmission), never a second
+// Claim. The same Claim submitted again stores nothing and answers the
+// same ClaimResponse; a changed one replaces the stored Claim and its
+// answer, until the payer adjudicated it (a 409: send a corrected claim
+// under a new identifier). A new Claim gets the id derived from its
+// identifier, whatever id it came with.
+//
+// Client errors are *resource.Error: 400 for a Claim without an
+// identifier, 422 for one that is cancelled, entered in error, or not a
+// claim (a preauthorization or predetermination), 409 for a changed
+// Claim already adjudicated.
+func (b *Biller) Submit(ctx context.Context, r *resource.Resource) (*resource.Resource, error) {
+	c, ok := r.Proto().(*claimpb.Claim)
+	if !ok {
+		return nil, badRequest("resourceType", "$submit takes a Claim, not a %s", r.Type())
+	}
+	ids := c.GetIdentifier()
+	if len(ids) == 0 || ids[0].GetSystem().GetValue() == "" || ids[0].GetValue().GetValue() == "" {
+		return nil, resource.Errorf(statusBadRequest, resource.IssueRequired, "Claim.identifier[0]",
+			"a submitted Claim needs an identifier with a system and a value, so that a resubmission is known as one")
+	}
+	switch s := c.GetStatus().GetValue(); s {
+	case cpb.FinancialResourceStatusCode_DRAFT, cpb.FinancialResourceStatusCode_ACTIVE:
+	default:
+		return nil, unprocessable("Claim.status", "a %s Claim is not submitted", codeString(s.String()))
+	}
+	if c.GetUse().GetValue() != cpb.UseCode_CLAIM {
+		// TODO(#6): preauthorizations and predeterminations (Claim.use) are not taken by $submit.
+		return nil, unprocessable("Claim.use", "only claims (use claim) are submitted here, "+
+			"not preauthorizations or predeterminations")
+	}
+
+	for attempt := 1; ; attempt++ {
+		cr, err := b.submitOnce(ctx, c)
+		if err == nil {
+			b.log.InfoContext(ctx, "claim submitted",
+				slog.String("claim_response_id", cr.ID()),
+				slog.String("outcome", codeString(cr.Proto().(*crpb.ClaimResponse).GetOutcome().GetValue().String())))
+			return cr, nil
+		}
+		if !errors.Is(err, resource.ErrConflict) || attempt == maxAttempts {
+			return nil, err
+		}
+		if err := pause(ctx, attempt); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func (b *Biller) submitOnce(ctx context.Context, sent *claimpb.Claim) (*resource.Resource, error) {
+	key := sent.GetIdentifier()[0]
+	id, err := b.claimByIdentifier(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := b.readStored(ctx, "Claim", id)
+	if err != nil {
+		return nil, err
+	}
+	crID := responseID(id)
+	curCR, err := b.readStored(ctx, "ClaimResponse", crID)
+	if err != nil {
+		return nil, err
+	}
+
+	c := proto.Clone(sent).(*claimpb.Claim)
+	c.Id, c.Meta = &dtpb.Id{Value: id}, nil
+	refs, err := b.claimRefs(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	edits := Scrub(c, refs)
+	c.Status = &claimpb.Claim_StatusCode{Value: cpb.FinancialResourceStatusCode_ACTIVE}
+	if len(edits) > 0 {
+		c.Status.Value = cpb.FinancialResourceStatusCode_DRAFT
+	}
+	claim, err := resource.FromProto(c)
+	if err != nil {
+		return nil, err
+	}
+	changed, err := differs(claim, cur)
+	if err != nil {
+		return nil, err
+	}
+	if curCR.res != nil && adjudicated(curCR.res.Proto().(*crpb.ClaimResponse)) {
+		if changed {
+			return nil, conflict("Claim", "Claim/%s was adjudicated (ClaimResponse/%s): send the corrected "+
+				"claim under a new identifier, naming this one in Claim.related", id, crID)
+		}
+		return curCR.res, nil
+	}
+
+	cr := b.frontEndResponse(c, crID, edits)
+	if curCR.res != nil {
+		cr.Created = curCR.res.Proto().(*crpb.ClaimResponse).GetCreated()
+	}
+	resp, err := resource.FromProto(cr)
+	if err != nil {
+		return nil, err
+	}
+	err = b.records.Commit(ctx, []Change{{Resource: claim, Prev: cur.version}, {Resource: resp, Prev: curCR.version}})
+	if err != nil {
+		return nil, fmt.Errorf("store Claim/%s: %w", id, err)
+	}
+	out, _, err := b.records.Read(ctx, "ClaimResponse", crID)
+	if err != nil {
+		return nil, readError("ClaimResponse", crID, err)
+	}
+	return out, nil
+}
+
+// claimByIdentifier returns the id of the stored Claim with identifier
+// key, the lowest when there are several; else the id derived from key.
+func (b *Biller) claimByIdentifier(ctx context.Context, key *dtpb.Identifier) (string, error) {
+	sys, val := key.GetSystem().GetValue(), key.GetValue().GetValue()
+	rs, err := b.records.Search(ctx, "Claim", url.Values{"identifier": {escapeToken(sys) + "|" + escapeToken(val)}})
+	if err != nil {
+		return "", fmt.Errorf("search claims by identifier: %w", err)
+	}
+	if len(rs) > 0 {
+		return rs[0].ID(), nil
+	}
+	return derivedID("claim-", sys, val), nil
+}
+
+// frontEndResponse is the ClaimResponse of the scrubber: outcome queued
+// when c passes every edit, else error with one entry per edit.
+func (b *Biller) frontEndResponse(c *claimpb.Claim, id string, edits []Edit) *crpb.ClaimResponse {
+	cr := &crpb.ClaimResponse{
+		Id:      &dtpb.Id{Value: id},
+		Status:  &crpb.ClaimResponse_StatusCode{Value: cpb.FinancialResourceStatusCode_ACTIVE},
+		Type:    proto.Clone(c.GetType()).(*dtpb.CodeableConcept),
+		Use:     &crpb.ClaimResponse_UseCode{Value: c.GetUse().GetValue()},
+		Patient: proto.Clone(c.GetPatient()).(*dtpb.Reference),
+		Created: dateTime(b.now()),
+		Request: refTo("Claim/" + c.GetId().GetValue()),
+		Outcome: &crpb.ClaimResponse_OutcomeCode{Value: cpb.ClaimProcessingCode_QUEUED},
+	}
+	cr.Insurer = &dtpb.Reference{Display: &dtpb.String{Value: "the insurer the claim does not name"}}
+	if c.GetInsurer() != nil {
+		cr.Insurer = proto.Clone(c.GetInsurer()).(*dtpb.Reference)
+	}
+	if c.GetProvider() != nil {
+		cr.Requestor = proto.Clone(c.GetProvider()).(*dtpb.Reference)
+	}
+	if len(edits) == 0 {
+		cr.Disposition = &dtpb.String{Value: "The claim passed the claim edits and waits for the payer's adjudication."}
+		return cr
+	}
+	cr.Outcome.Value = cpb.ClaimProcessingCode_ERROR
+	cr.Disposition = &dtpb.String{Value: fmt.Sprintf("The claim fails %d claim edits; "+
+		"correct them and submit it again.", len(edits))}
+	for _, e := range edits {
+		ce := &crpb.ClaimResponse_Error{Code: &dtpb.CodeableConcept{
+			Coding: []*dtpb.Coding{coding(SystemClaimEdit, e.Code, "")},
+			Text:   &dtpb.String{Value: e.Message + " (" + e.Expression + ")"},
+		}}
+		if e.ItemSequence > 0 {
+			ce.ItemSequence = &dtpb.PositiveInt{Value: e.ItemSequence}
+		}
+		cr.Error = append(cr.Error, ce)
+	}
+	return cr
+}
