@@ -123,7 +123,7 @@ func TestClaim_InsurerAccess(t *testing.T) {
 		return rest.Config{Base: base, Authorizer: auth, Security: auth.Security()}
 	})
 	as := func(client, scopes string) []string {
-		tok, err := auth.Issue(client, strings.Fields(scopes), "")
+		tok, err := auth.IssueToken(context.Background(), smart.TokenRequest{Subject: client, Scope: scopes})
 		if err != nil {
 			t.Fatal(err)
 		}
