@@ -39,9 +39,11 @@ func (f *ehrFlags) newSyncer(api *rest.Server, st *store.Store, bill ehr.BillFun
 	return ehr.NewSyncer(ehr.Config{Connections: conns, Records: api, State: st, Bill: bill, Logger: logger})
 }
 
-// startEHR registers $ehr-sync and starts the per-connection scheduler
-// for serve; it does nothing without --ehr-config.
+// startEHR bills the finished Encounters EHRs push, and, with
+// --ehr-config, registers $ehr-sync and starts the per-connection
+// scheduler for serve.
 func startEHR(ctx context.Context, f ehrFlags, api *rest.Server, st *store.Store, b *billing.Biller, logger *slog.Logger) error {
+	api.AddCommitHook(ehr.BillPushed(billFunc(b), logger))
 	s, err := f.newSyncer(api, st, billFunc(b), logger)
 	if err != nil || s == nil {
 		return err

@@ -20,7 +20,7 @@ type loadgenCmd struct {
 	Requests    int           `short:"n" default:"1000" env:"FHIRBILL_LOADGEN_REQUESTS" help:"Requests of the timed run; it ends at this count or after --duration, whichever comes first."`
 	Duration    time.Duration `short:"d" default:"1m" env:"FHIRBILL_LOADGEN_DURATION" help:"Longest time the timed run takes."`
 	Concurrency int           `short:"c" default:"8" env:"FHIRBILL_LOADGEN_CONCURRENCY" help:"Requests in flight at once (workers)."`
-	Mix         string        `default:"${loadgen_mix}" env:"FHIRBILL_LOADGEN_MIX" help:"Weighted operations, name=weight,...: create, read, search-patient, search-insurer, bill (re-bills, storing nothing), bill-new (bills a fresh Encounter)."`
+	Mix         string        `default:"${loadgen_mix}" env:"FHIRBILL_LOADGEN_MIX" help:"Weighted operations, name=weight,...: create, read, search-patient, search-insurer, bill (re-bills, storing nothing), bill-new (finishes a visit in progress, which the server bills as it stores it)."`
 	Patients    int           `default:"10" env:"FHIRBILL_LOADGEN_PATIENTS" help:"Patients seeded, each with a Coverage, an Invoice, Claims and an Encounter billed once."`
 	Fresh       int           `default:"0" env:"FHIRBILL_LOADGEN_FRESH" help:"Fresh Encounters seeded for bill-new; 0 seeds as many as bill-new's share of --requests."`
 	Token       string        `env:"FHIRBILL_TOKEN" help:"Bearer token sent with every request (a server with SMART auth on needs one)."`

@@ -13,7 +13,7 @@ const (
 	lgSearchPatient = "search-patient" // GET [base]/Invoice?patient=
 	lgSearchInsurer = "search-insurer" // GET [base]/Claim?insurer=
 	lgBill          = "bill"           // POST [base]/Encounter/[id]/$bill of one billed before: stores nothing
-	lgBillNew       = "bill-new"       // POST [base]/Encounter/[id]/$bill of one never billed: stores
+	lgBillNew       = "bill-new"       // PUT [base]/Encounter/[id] finishing a visit in progress: billed as stored
 )
 
 var lgOps = [lgOpCount]string{lgCreate, lgRead, lgSearchPatient, lgSearchInsurer, lgBill, lgBillNew}
@@ -23,8 +23,8 @@ const lgOpCount = 6
 
 // defaultMix is the mix of the timed run when --mix is not given: mostly
 // reads, as billing staff, apps and insurers read more than they write,
-// and fresh encounters billed (bill-new), because that is the work $bill
-// exists for; bill measures the cheaper re-billing of an unchanged one.
+// and fresh encounters billed (bill-new), because that is the work
+// fhirbill exists for; bill measures the cheaper re-billing of an unchanged one.
 const defaultMix = "create=2,read=4,search-patient=2,search-insurer=1,bill-new=1"
 
 // maxWeight bounds one weight, so that a schedule stays short.

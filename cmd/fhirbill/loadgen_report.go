@@ -114,10 +114,6 @@ func (r *report) writeText(w io.Writer) error {
 		fmt.Fprintf(w, "seeded in %.1fs (not measured): %d Patients, %d insurers, %d Claims, %d Invoices, "+
 			"%d Encounters billed once, %d fresh Encounters\n",
 			s.Seconds, s.Patients, s.Insurers, s.Claims, s.Invoices, s.Billed, s.Fresh)
-		if s.AutoBilled {
-			fmt.Fprintln(w, "note: the server billed the fresh Encounters as they were stored, "+
-				"so bill-new re-billed them")
-		}
 	}
 	fmt.Fprintf(w, "ran %d requests in %.2fs, stopped by %s: %.1f requests/s, %d errors",
 		r.Requests, r.Seconds, r.StoppedBy, r.Throughput, r.Errors)

@@ -75,8 +75,11 @@ func (l *loader) callFor(op int) (lgRequest, bool) {
 		enc := f.billed[rand.IntN(len(f.billed))]
 		return lgRequest{method: http.MethodPost, path: "/Encounter/" + enc + "/$bill", want: http.StatusOK}, true
 	case lgBillNew:
-		enc, ok := f.takeFresh()
-		return lgRequest{method: http.MethodPost, path: "/Encounter/" + enc + "/$bill", want: http.StatusOK}, ok
+		// The EHR closes the visit: the server bills a finished Encounter
+		// it is sent before it answers.
+		v, ok := f.takeFresh()
+		return lgRequest{method: http.MethodPut, path: "/Encounter/" + v.id, want: http.StatusOK,
+			body: []byte(f.encounterJSON(v.id, v.patient, v.day, "finished"))}, ok
 	}
 	panic("loadgen: unknown operation " + strconv.Itoa(op))
 }

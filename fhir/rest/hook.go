@@ -17,10 +17,20 @@ import (
 // caller (the EHR connector, billing) knows what it stored.
 type CommitHook func(ctx context.Context, recs []*store.Record)
 
-// committed runs the commit hook, if any, on the records a client stored.
+// AddCommitHook adds h to the hooks told of every client write, in the
+// order added. Like [Server.RegisterOperation], it is for start-up, before
+// the server serves: a hook often needs what is built on the server (the
+// biller of a finished Encounter, say).
+func (s *Server) AddCommitHook(h CommitHook) {
+	s.onCommit = append(s.onCommit, h)
+}
+
+// committed runs the commit hooks on the records a client stored.
 func (s *Server) committed(ctx context.Context, recs ...*store.Record) {
-	if s.onCommit == nil || len(recs) == 0 {
+	if len(recs) == 0 {
 		return
 	}
-	s.onCommit(ctx, recs)
+	for _, h := range s.onCommit {
+		h(ctx, recs)
+	}
 }

@@ -49,7 +49,7 @@ type Config struct {
 	// describes the Authorizer (SMART's oauth-uris); nil for none.
 	Security []byte
 	// OnCommit, when set, is told of every client write stored (see
-	// [CommitHook]).
+	// [CommitHook]); [Server.AddCommitHook] adds more.
 	OnCommit CommitHook
 }
 
@@ -70,7 +70,7 @@ type Server struct {
 	auth    Authorizer
 	secJSON []byte
 
-	onCommit CommitHook
+	onCommit []CommitHook
 }
 
 // New builds a Server and its routes.
@@ -89,8 +89,6 @@ func New(st Store, reg *search.Registry, cfg Config) (*Server, error) {
 		version: cfg.Version,
 		ops:     make(map[string]*Operation),
 		checks:  make(map[string]WriteCheck),
-
-		onCommit: cfg.OnCommit,
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = 16 << 20
@@ -105,6 +103,9 @@ func New(st Store, reg *search.Registry, cfg Config) (*Server, error) {
 		s.version = "dev"
 	}
 	s.auth, s.secJSON = cfg.Authorizer, cfg.Security
+	if cfg.OnCommit != nil {
+		s.onCommit = append(s.onCommit, cfg.OnCommit)
+	}
 	s.started = s.clock()
 	s.prefix = strings.TrimSuffix(u.Path, "/")
 	s.echo = s.routes(s.prefix)
