@@ -35,6 +35,13 @@ const (
 	// names the payer's rule: medicare-pfs, fee-list or billed.
 	ExtAllowedRule = "https://fhirbill.dev/fhir/StructureDefinition/allowed-rule"
 
+	// ExtPFSYear (valueInteger) on a payer contract whose rule is
+	// medicare-pfs names the year of the fee schedule it prices on,
+	// whatever the year of service ("140 % of the 2025 Medicare fee
+	// schedule"); without it, each service is priced on the schedule of
+	// its own year.
+	ExtPFSYear = "https://fhirbill.dev/fhir/StructureDefinition/pfs-year"
+
 	// ExtPFSLocality (valueString "MAC-locality", e.g. "01182-18") on an
 	// Organization names its Medicare payment locality.
 	ExtPFSLocality = "https://fhirbill.dev/fhir/StructureDefinition/pfs-locality"
