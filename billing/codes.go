@@ -46,6 +46,13 @@ const (
 	// Organization names its Medicare payment locality.
 	ExtPFSLocality = "https://fhirbill.dev/fhir/StructureDefinition/pfs-locality"
 
+	// ExtNotBilled (valueReference, 0..*) on an Invoice names a
+	// not-billable ChargeItem of its Encounter: a service billing could
+	// not code or price. With the lines' ChargeItems, it makes the Invoice
+	// name every ChargeItem of its billing, which billing again reads by
+	// id.
+	ExtNotBilled = "https://fhirbill.dev/fhir/StructureDefinition/not-billed"
+
 	// ExtAccumulator on an Account is one billed Invoice's contribution to
 	// the deductible and out-of-pocket totals of a plan year, with the
 	// sub-extensions invoice (valueReference), deductible and outOfPocket

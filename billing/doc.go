@@ -46,8 +46,11 @@
 // Ids derive from natural keys: the Invoice of Encounter e is "e-patient"
 // (then "e-patient-r2", ... after a cancellation), ChargeItems hash the
 // Encounter, the line's source, code and modifiers, the Account names the
-// Coverage and the plan year's start. So billing again is a handful of
-// reads by id and a few searches, the
+// Coverage and the plan year's start. The Invoice names every ChargeItem
+// of its billing (its lines', and the not-billable ones in [ExtNotBilled]
+// extensions), so billing finds them again by id, never by a search. So
+// billing again is a handful of reads by id and the searches for the
+// Encounter's Conditions, Procedures and Coverage and for prices; the
 // same inputs give byte-identical resources and store nothing, and a
 // change of the inputs updates the draft in place. An issued or balanced
 // Invoice is never rewritten: it changes only by [Biller.SetInvoiceStatus].

@@ -256,10 +256,14 @@ func coverageBefore(a, b *covpb.Coverage) bool {
 }
 
 // loadBilled reads what an earlier billing stored: the Invoice to write
-// (the first revision that is not cancelled) and the Encounter's
-// ChargeItems.
+// (the first revision that is not cancelled) and the ChargeItems its
+// revisions name, on their lines and in their not-billed extensions:
+// every ChargeItem billing stored for the Encounter, since it stores them
+// with the Invoice in one commit. They are read by id, never searched
+// for (DESIGN.md, "Storage model": re-billing is lookups by _id).
 func (b *Biller) loadBilled(ctx context.Context, in *inputs) error {
 	base := invoiceBaseID(in.encID)
+	var named []string
 	for rev := 1; ; rev++ {
 		id := base
 		if rev > 1 {
@@ -276,28 +280,56 @@ func (b *Biller) loadBilled(ctx context.Context, in *inputs) error {
 			return readError("Invoice", id, err)
 		case r.Proto().(*invpb.Invoice).GetStatus().GetValue() == cpb.InvoiceStatusCode_CANCELLED &&
 			rev < maxRevisions:
+			named = append(named, invoiceChargeItems(r.Proto().(*invpb.Invoice))...)
 			continue
 		default:
 			in.invoiceID, in.invoice = id, stored{res: r, version: v}
+			named = append(named, invoiceChargeItems(r.Proto().(*invpb.Invoice))...)
 		}
 		break
 	}
-
-	rs, err := b.records.Search(ctx, "ChargeItem", url.Values{"context": {"Encounter/" + in.encID}})
-	if err != nil {
-		return fmt.Errorf("search charge items of Encounter/%s: %w", in.encID, err)
-	}
-	in.chargeItems = make(map[string]stored, len(rs))
-	for _, r := range rs {
-		in.chargeItems[r.ID()] = stored{res: r, version: versionOf(r)}
-	}
-	return nil
+	in.chargeItems = map[string]stored{}
+	return b.readChargeItems(ctx, in, named)
 }
 
-// versionOf reads meta.versionId, which the store sets on every version.
-func versionOf(r *resource.Resource) int64 {
-	v, _ := strconv.ParseInt(r.Meta().GetVersionId().GetValue(), 10, 64)
-	return v
+// invoiceChargeItems lists the ChargeItems an Invoice names: those of its
+// lines, then those of its not-billed extensions.
+func invoiceChargeItems(inv *invpb.Invoice) []string {
+	var ids []string
+	for _, li := range inv.GetLineItem() {
+		if id := refID(li.GetChargeItem().GetReference(), "ChargeItem"); id != "" {
+			ids = append(ids, id)
+		}
+	}
+	for _, e := range extensions(inv.GetExtension(), ExtNotBilled) {
+		if id := refID(e.GetValue().GetReference(), "ChargeItem"); id != "" {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// readChargeItems reads the ChargeItems ids of the Encounter into
+// in.chargeItems, skipping those read already and those that do not
+// exist (or were deleted) or belong to another Encounter.
+func (b *Biller) readChargeItems(ctx context.Context, in *inputs, ids []string) error {
+	for _, id := range ids {
+		if _, ok := in.chargeItems[id]; ok {
+			continue
+		}
+		r, v, err := b.records.Read(ctx, "ChargeItem", id)
+		switch {
+		case errors.Is(err, resource.ErrNotFound) || errors.Is(err, resource.ErrDeleted):
+			continue
+		case err != nil:
+			return readError("ChargeItem", id, err)
+		}
+		if refID(r.Proto().(*cipb.ChargeItem).GetContext(), "Encounter") != in.encID {
+			continue
+		}
+		in.chargeItems[id] = stored{res: r, version: v}
+	}
+	return nil
 }
 
 // invoiceBaseID is the id of an Encounter's Invoice to its patient:
