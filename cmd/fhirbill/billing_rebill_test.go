@@ -13,6 +13,8 @@ import (
 // entered-in-error, whether it was billed or not billable, and the
 // Invoice names every ChargeItem of its billing (lines and not-billed
 // extensions), which is how billing finds them again without a search.
+// A code a ConceptMap lists as unmatched is not billable, with the map's
+// comment as the reason.
 func TestBill_ChangedServiceSupersedesItsChargeItem(t *testing.T) {
 	srv := billingServer(t)
 	for _, r := range billingFixtures {
@@ -25,13 +27,25 @@ func TestBill_ChangedServiceSupersedesItsChargeItem(t *testing.T) {
 	first := bill(t, srv, "e1")
 	ecgBilled := chargeItemOf(t, first, "93000")
 
-	// The ECG now comes coded in SNOMED CT, which no ConceptMap maps yet.
+	// The ECG now comes coded in SNOMED CT, which a ConceptMap lists as
+	// unmatched: the reason quotes it.
 	ecg := visit[len(visit)-1]
 	snomedECG := strings.Replace(ecg, `"system":"http://www.ama-assn.org/go/cpt","code":"93000"`,
 		`"system":"http://snomed.info/sct","code":"29303009"`, 1)
 	put(t, srv, snomedECG)
+	put(t, srv, `{"resourceType":"ConceptMap","id":"ecg","url":"https://clinic.example/cm/ecg","status":"active",
+	  "group":[{"source":"http://snomed.info/sct","target":"http://www.ama-assn.org/go/cpt",
+	    "element":[{"code":"29303009","target":[{"equivalence":"unmatched","comment":"Not decided yet."}]}]}]}`)
 	second := bill(t, srv, "e1")
 	ecgUncoded := chargeItemOf(t, second, "29303009")
+	for _, ci := range second.ChargeItems {
+		if ci["id"] == ecgUncoded {
+			want := "Not billed: no CPT or HCPCS code: https://clinic.example/cm/ecg lists it as unmatched: Not decided yet."
+			if got := field(ci["note"].([]any)[0].(map[string]any), "text"); got != want {
+				t.Errorf("note %q, want %q", got, want)
+			}
+		}
+	}
 	if got := statusOf(t, srv, ecgBilled); got != "entered-in-error" {
 		t.Errorf("ChargeItem/%s of the old code is %s, want entered-in-error", ecgBilled, got)
 	}
