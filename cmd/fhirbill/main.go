@@ -4,6 +4,10 @@
 //
 //	fhirbill serve [flags]
 //	fhirbill import pfs --year 2025 --dir DIR
+//	fhirbill seed FILE...
+//	fhirbill sync --ehr-config FILE --ehr NAME
+//	fhirbill report
+//	fhirbill testehr --bundles DIR
 //
 // Every flag has an environment variable; `fhirbill serve --help` lists
 // them. Only this package reads flags and the environment.
@@ -30,6 +34,8 @@ type cli struct {
 	Serve   serveCmd   `cmd:"" help:"Run the FHIR server."`
 	Import  importCmd  `cmd:"" help:"Load reference data into the store."`
 	Sync    syncCmd    `cmd:"" help:"Pull new Encounters (and what they reference) from a connected EHR once."`
+	Seed    seedCmd    `cmd:"" help:"Store the resources of FHIR Bundles of reference data (price lists, payers, ConceptMaps)."`
+	Report  reportCmd  `cmd:"" help:"Print what billing made of a store: encounters billed, lines priced and unpriced, totals per payer."`
 	Testehr testehrCmd `cmd:"" name:"testehr" help:"Run a test EHR on FHIR Bundles, for trying EHR pulls."`
 }
 
