@@ -90,6 +90,7 @@ func (b *Biller) capture(ctx context.Context, in *inputs) ([]*line, error) {
 		lines = append(lines, v)
 	}
 
+	// TODO(#7): code-pair (NCCI) edits are not applied: a service included in another of the day is still a line.
 	for _, p := range in.procedures {
 		if p.GetStatus().GetValue() != cpb.EventStatusCode_COMPLETED {
 			in.notes = append(in.notes, resource.Issue{

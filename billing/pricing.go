@@ -145,6 +145,7 @@ func (b *Biller) contractFor(ctx context.Context, in *inputs) (*contract, error)
 // lines are priced together afterwards, in medicare).
 func (b *Biller) allowedAmount(ctx context.Context, in *inputs, c *contract, l *line) error {
 	if c == nil {
+		// TODO(#7): no self-pay discount rule; without Coverage the allowed amount is the gross charge.
 		l.allowed = l.gross
 		l.trail = append(l.trail, "allowed = gross: self-pay, no active Coverage on the date of service")
 		return nil

@@ -226,6 +226,7 @@ func appendMatches(out []candidate, cm *cmpb.ConceptMap, system, code string, ta
 				continue
 			}
 			for tj, tg := range e.GetTarget() {
+				// TODO(#7): target.dependsOn is not evaluated: a map cannot choose by age or payer (preventive visits).
 				rank, ok := equivalenceRank[tg.GetEquivalence().GetValue()]
 				if !ok || tg.GetCode().GetValue() == "" {
 					continue

@@ -45,7 +45,8 @@ func TestReport_SumsWhatBillingMade(t *testing.T) {
 	put(t, srv, `{"resourceType":"Invoice","id":"bad","status":"draft",
 	  "identifier":[{"system":"https://fhirbill.dev/fhir/sid/encounter","value":"e5"}],
 	  "lineItem":[{"chargeItemCodeableConcept":{"text":"a visit"},
-	    "priceComponent":[{"type":"base","code":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/adjudication","code":"submitted"}]},
+	    "priceComponent":[{"type":"base",
+	      "code":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/adjudication","code":"submitted"}]},
 	      "amount":{"value":10.00,"currency":"USD"}}]}],
 	  "totalGross":{"value":12.00,"currency":"USD"},"totalNet":{"value":12.00,"currency":"USD"}}`)
 
@@ -116,7 +117,8 @@ func TestReport_SumsWhatBillingMade(t *testing.T) {
 func TestReport_Command(t *testing.T) {
 	t.Setenv("MONGODB_URI", "")
 	var out bytes.Buffer
-	if err := run(t.Context(), []string{"report", "--data-dir", t.TempDir(), "--log-level", "warn"}, &out, io.Discard); err != nil {
+	args := []string{"report", "--data-dir", t.TempDir(), "--log-level", "warn"}
+	if err := run(t.Context(), args, &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.HasPrefix(out.String(), "encounters: 0 stored, 0 finished, 0 billed (0.0 %)") {

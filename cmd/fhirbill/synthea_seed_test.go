@@ -271,10 +271,15 @@ func priceDefinition(p priceRow) map[string]any {
 		"resourceType": "ChargeItemDefinition", "id": id, "url": seedBase + "ChargeItemDefinition/" + id,
 		"version": "1", "title": "Gross charge: " + p.title, "status": "active", "publisher": "fhirbill",
 		"description": "The Synthea clinics' gross charge for this code (illustrative).",
-		"code":        map[string]any{"coding": []any{map[string]any{"system": systems[p.system], "code": p.code, "display": p.title}}},
+		"code":        codeOf(p),
 		"propertyGroup": []any{map[string]any{"priceComponent": []any{
 			map[string]any{"type": "base", "amount": seedMoney(p.gross)}}}},
 	}
+}
+
+// codeOf is the CodeableConcept of a price list row's code.
+func codeOf(p priceRow) map[string]any {
+	return map[string]any{"coding": []any{map[string]any{"system": systems[p.system], "code": p.code, "display": p.title}}}
 }
 
 func payerRef(p seedPayer) map[string]any {
@@ -357,7 +362,7 @@ func payerFee(p seedPayer, pr priceRow, fee string) map[string]any {
 		"version": "1", "title": p.name + " fee: " + pr.title, "status": "active", "publisher": "fhirbill",
 		"description": "What " + p.name + " allows for this code, which the Medicare fee schedule does not " +
 			"price (illustrative).",
-		"code":       map[string]any{"coding": []any{map[string]any{"system": systems[pr.system], "code": pr.code, "display": pr.title}}},
+		"code":       codeOf(pr),
 		"useContext": programContext(p),
 		"propertyGroup": []any{map[string]any{"priceComponent": []any{
 			map[string]any{"type": "base", "amount": seedMoney(fee)}}}},

@@ -41,6 +41,10 @@ func TestSynthea_EndToEnd(t *testing.T) {
 	cfg := storetest.Config(t)
 	flags := []string{"--database", cfg.Database, "--mongodb-uri", cfg.URI, "--log-level", "warn"}
 	if cfg.URI == "" {
+		// A directory of the test's own: the commands open and close the
+		// store in turn for minutes, and the shared temporary directory
+		// storetest uses is swept by other test runs on a shared machine.
+		cfg.DataDir = t.TempDir()
 		flags = append(flags, "--data-dir", cfg.DataDir)
 	}
 	fhirbill := func(args ...string) string {
