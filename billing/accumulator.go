@@ -53,7 +53,7 @@ func (b *Biller) shareCosts(ctx context.Context, in *inputs, lines []*line) (*ac
 		return out, b.staleAccount(ctx, in, "", out)
 	}
 
-	ben, err := benefitsOf(in.coverage, b.currency)
+	ben, err := b.benefits(in)
 	if err != nil {
 		return nil, err
 	}

@@ -6,53 +6,108 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	dtpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
 	covpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/coverage_go_proto"
 	encpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/encounter_go_proto"
 )
 
 // benefitsOf reads the cost-sharing terms of a Coverage from
-// costToBeneficiary, by coverage-copay-type code:
+// costToBeneficiary, by coverage-copay-type code (see [readBenefits]).
+// Exceptions are not applied.
+func benefitsOf(c *covpb.Coverage, currency string) (Benefits, error) {
+	var terms []costTerm
+	for i, ctb := range c.GetCostToBeneficiary() {
+		t := costTerm{typ: ctb.GetType(), money: ctb.GetValue().GetMoney(),
+			qty: simpleQuantity(ctb.GetValue().GetQuantity())}
+		t.expr = fmt.Sprintf("Coverage.costToBeneficiary[%d].valueQuantity", i)
+		if t.money != nil {
+			t.expr = fmt.Sprintf("Coverage.costToBeneficiary[%d].valueMoney", i)
+		}
+		terms = append(terms, t)
+	}
+	return readBenefits(terms, "Coverage/"+c.GetId().GetValue(), "Coverage.costToBeneficiary", currency)
+}
+
+// hasCostSharing reports whether the Coverage states any cost-sharing term
+// billing reads (a costToBeneficiary with a coverage-copay-type code).
+func hasCostSharing(c *covpb.Coverage) bool {
+	for _, ctb := range c.GetCostToBeneficiary() {
+		if codingIn(ctb.GetType(), SystemCopay) != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// costTerm is one cost-sharing entry as a Coverage or a plan states it:
+// its type (a coverage-copay-type coding) and an amount as Money or as a
+// Quantity; expr names the element holding the amount.
+type costTerm struct {
+	typ   *dtpb.CodeableConcept
+	money *dtpb.Money
+	qty   *quantity
+	expr  string
+}
+
+// quantity is what billing reads of a Quantity or SimpleQuantity.
+type quantity struct {
+	value        *dtpb.Decimal
+	system, code string
+}
+
+func simpleQuantity(q *dtpb.SimpleQuantity) *quantity {
+	if q == nil {
+		return nil
+	}
+	return &quantity{value: q.GetValue(), system: q.GetSystem().GetValue(), code: q.GetCode().GetValue()}
+}
+
+func fullQuantity(q *dtpb.Quantity) *quantity {
+	if q == nil {
+		return nil
+	}
+	return &quantity{value: q.GetValue(), system: q.GetSystem().GetValue(), code: q.GetCode().GetValue()}
+}
+
+// readBenefits reads cost-sharing terms by coverage-copay-type code:
 //
 //   - deductible: the plan year's deductible;
 //   - maxoutofpocket: the plan year's out-of-pocket maximum;
-//   - copaypct: the coinsurance percent (valueQuantity 20 means 20 %);
+//   - copaypct: the coinsurance percent (a value of 20 means 20 %);
 //   - copay: the copay of visits with no copay of their own;
 //   - gpvisit, spvisit, emergency, inpthosp, televisit, urgentcare and
 //     any other code: the copay of that visit type.
 //
-// Amounts are valueMoney, or a valueQuantity read as an amount in the
-// invoice currency. The first entry of a code counts; exceptions are not
-// applied. A valueMoney in another currency is a 400; a negative amount
-// or a percent outside 0-100 is a 422.
-func benefitsOf(c *covpb.Coverage, currency string) (Benefits, error) {
+// Amounts are Money, or a Quantity read as an amount in the invoice
+// currency (a Quantity coded in ISO 4217, urn:iso:std:iso:4217, must be
+// in that currency). The first term of a code counts; terms of other
+// types are ignored. An amount in another currency is a 400 naming its
+// element; a negative amount or a percent outside 0-100 is a 422 on
+// where, the element holding the terms. name names their resource.
+func readBenefits(terms []costTerm, name, where, currency string) (Benefits, error) {
 	b := Benefits{Copay: map[string]decimal.Decimal{}}
 	seen := map[string]bool{}
-	name := "Coverage/" + c.GetId().GetValue()
-	for i, ctb := range c.GetCostToBeneficiary() {
-		cd := codingIn(ctb.GetType(), SystemCopay)
+	for _, t := range terms {
+		cd := codingIn(t.typ, SystemCopay)
 		if cd == nil || seen[cd.GetCode().GetValue()] {
 			continue
 		}
 		code := cd.GetCode().GetValue()
-		seen[code] = true
 
-		expr := fmt.Sprintf("Coverage.costToBeneficiary[%d].value", i)
 		var v decimal.Decimal
 		var err error
 		switch {
-		case ctb.GetValue().GetMoney() != nil:
-			v, err = moneyValue(ctb.GetValue().GetMoney(), currency, name, expr+"Money")
-		case ctb.GetValue().GetQuantity() != nil:
-			v, err = ParseMoney(ctb.GetValue().GetQuantity().GetValue().GetValue())
-			if err != nil {
-				err = badRequest(expr+"Quantity.value", "%s has a value that is not a decimal", name)
-			}
+		case t.money != nil:
+			v, err = moneyValue(t.money, currency, name, t.expr)
+		case t.qty != nil:
+			v, err = quantityAmount(t.qty, currency, name, t.expr)
 		default:
 			continue
 		}
 		if err != nil {
 			return b, err
 		}
+		seen[code] = true
 
 		switch code {
 		case copayDeductible:
@@ -68,10 +123,28 @@ func benefitsOf(c *covpb.Coverage, currency string) (Benefits, error) {
 		}
 	}
 	if err := b.Validate(); err != nil {
-		return b, unprocessable("Coverage.costToBeneficiary", "%s cannot be applied: %s", name,
+		return b, unprocessable(where, "%s cannot be applied: %s", name,
 			"a deductible, copay or maximum is negative, or the copay percent is not 0 to 100")
 	}
 	return b, nil
+}
+
+// systemCurrency is the code system of ISO 4217 currency codes, as a
+// Quantity names a currency (https://hl7.org/fhir/R4/datatypes.html#Money).
+const systemCurrency = "urn:iso:std:iso:4217"
+
+// quantityAmount reads a Quantity as an amount in currency: its value,
+// provided that, when it is coded in ISO 4217, the code is currency.
+func quantityAmount(q *quantity, currency, name, expr string) (decimal.Decimal, error) {
+	if q.system == systemCurrency && q.code != currency {
+		typ, id, _ := cutRef(name)
+		return decimal.Zero, currencyError(typ, id, expr+".code", currency)
+	}
+	v, err := ParseMoney(q.value.GetValue())
+	if err != nil {
+		return decimal.Zero, badRequest(expr+".value", "%s has a value that is not a decimal", name)
+	}
+	return v, nil
 }
 
 // visitType is the coverage-copay-type code of the Encounter's visit copay:

@@ -178,6 +178,13 @@ func (b *Biller) billOnce(ctx context.Context, encID string) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	ids := make([]string, len(lines))
+	for i, l := range lines {
+		ids[i] = l.id
+	}
+	if err := b.readChargeItems(ctx, in, ids); err != nil {
+		return nil, err
+	}
 	if err := b.price(ctx, in, lines); err != nil {
 		return nil, err
 	}

@@ -90,6 +90,7 @@ func (b *Biller) capture(ctx context.Context, in *inputs) ([]*line, error) {
 		lines = append(lines, v)
 	}
 
+	// TODO(#7): code-pair (NCCI) edits are not applied: a service included in another of the day is still a line.
 	for _, p := range in.procedures {
 		if p.GetStatus().GetValue() != cpb.EventStatusCode_COMPLETED {
 			in.notes = append(in.notes, resource.Issue{
@@ -216,8 +217,10 @@ func chargeItemID(encID string, l *line) string {
 // billingCode sets the line's code from the first of ccs that has a CPT or
 // HCPCS coding, else from the first coding a ConceptMap translates to
 // CPT or HCPCS. A line that cannot be coded keeps its first coding as
-// sourceCode and is not billable.
+// sourceCode and is not billable; the reason quotes a ConceptMap that
+// lists a coding as unmatched, with its comment, when one does.
 func (t *translator) billingCode(ctx context.Context, l *line, ccs []*dtpb.CodeableConcept) error {
+	unmatched := ""
 	for _, cc := range ccs {
 		for _, sys := range []string{SystemCPT, SystemHCPCS} {
 			if c := codingIn(cc, sys); c != nil {
@@ -234,12 +237,15 @@ func (t *translator) billingCode(ctx context.Context, l *line, ccs []*dtpb.Codea
 			if l.sourceCode == nil {
 				l.sourceCode = c
 			}
-			ts, err := t.translate(ctx, c.GetSystem().GetValue(), c.GetCode().GetValue(),
+			a, err := t.lookup(ctx, c.GetSystem().GetValue(), c.GetCode().GetValue(),
 				[]string{SystemCPT, SystemHCPCS})
 			if err != nil {
 				return err
 			}
-			if len(ts) > 0 {
+			if unmatched == "" {
+				unmatched = a.unmatched
+			}
+			if ts := a.translations; len(ts) > 0 {
 				l.concept, l.sourceCode = cc, c
 				l.code = coding(ts[0].System, ts[0].Code, ts[0].Display)
 				l.display = ts[0].Display
@@ -260,6 +266,10 @@ func (t *translator) billingCode(ctx context.Context, l *line, ccs []*dtpb.Codea
 		}
 	}
 	l.display = l.sourceCode.GetDisplay().GetValue()
+	if unmatched != "" {
+		l.skip("no CPT or HCPCS code: " + unmatched)
+		return nil
+	}
 	l.skip("no CPT or HCPCS code: the service's code is not CPT or HCPCS and no ConceptMap " +
 		"translates it to either")
 	return nil

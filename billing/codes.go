@@ -35,9 +35,23 @@ const (
 	// names the payer's rule: medicare-pfs, fee-list or billed.
 	ExtAllowedRule = "https://fhirbill.dev/fhir/StructureDefinition/allowed-rule"
 
+	// ExtPFSYear (valueInteger) on a payer contract whose rule is
+	// medicare-pfs names the year of the fee schedule it prices on,
+	// whatever the year of service ("140 % of the 2025 Medicare fee
+	// schedule"); without it, each service is priced on the schedule of
+	// its own year.
+	ExtPFSYear = "https://fhirbill.dev/fhir/StructureDefinition/pfs-year"
+
 	// ExtPFSLocality (valueString "MAC-locality", e.g. "01182-18") on an
 	// Organization names its Medicare payment locality.
 	ExtPFSLocality = "https://fhirbill.dev/fhir/StructureDefinition/pfs-locality"
+
+	// ExtNotBilled (valueReference, 0..*) on an Invoice names a
+	// not-billable ChargeItem of its Encounter: a service billing could
+	// not code or price. With the lines' ChargeItems, it makes the Invoice
+	// name every ChargeItem of its billing, which billing again reads by
+	// id.
+	ExtNotBilled = "https://fhirbill.dev/fhir/StructureDefinition/not-billed"
 
 	// ExtAccumulator on an Account is one billed Invoice's contribution to
 	// the deductible and out-of-pocket totals of a plan year, with the

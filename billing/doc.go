@@ -17,18 +17,24 @@
 //   - gross charge: the provider's price list, ChargeItemDefinitions with a
 //     code and no payer context; the one for the code and modifiers, else
 //     the code alone, in effect on the date of service.
-//   - allowed amount: the payer named by the patient's Coverage has a
-//     contract, a ChargeItemDefinition without code whose useContext
-//     "program" references the payer Organization, with an [ExtAllowedRule]
-//     extension: medicare-pfs (the Medicare Physician Fee Schedule amount
-//     times the factor of its base price component), fee-list (only the
-//     payer's own code-specific ChargeItemDefinitions price) or billed (the
-//     gross charge). A code-specific ChargeItemDefinition of the payer
-//     always wins. No Coverage is self-pay: allowed = gross. The allowed
-//     amount never exceeds the gross charge.
+//   - allowed amount: the payer named by the patient's Coverage (a
+//     reference to an Organization, or an identifier that one Organization
+//     carries) has a contract, a ChargeItemDefinition without code whose
+//     useContext "program" references the payer Organization, with an
+//     [ExtAllowedRule] extension: medicare-pfs (the Medicare Physician Fee
+//     Schedule amount times the factor of its base price component, on the
+//     schedule of the year of service or of the year its [ExtPFSYear]
+//     names), fee-list (only the payer's own code-specific
+//     ChargeItemDefinitions price) or billed (the gross charge). A
+//     code-specific ChargeItemDefinition of the payer always wins. No
+//     Coverage is self-pay: allowed = gross. The allowed amount never
+//     exceeds the gross charge.
 //   - cost sharing ([ApplyCostSharing]) from Coverage.costToBeneficiary,
-//     with the plan year's deductible and out-of-pocket totals kept in an
-//     accumulator Account (one [ExtAccumulator] entry per Invoice).
+//     or, for a Coverage that states none, from the payer's plan (an
+//     InsurancePlan owned by the payer: its first plan's generalCost and
+//     specificCost, in the same coverage-copay-type codes), with the plan
+//     year's deductible and out-of-pocket totals kept in an accumulator
+//     Account (one [ExtAccumulator] entry per Invoice).
 //   - assembly: the ChargeItems, one Invoice for the patient and the
 //     Account, stored in one [Records.Commit].
 //
@@ -42,8 +48,11 @@
 // Ids derive from natural keys: the Invoice of Encounter e is "e-patient"
 // (then "e-patient-r2", ... after a cancellation), ChargeItems hash the
 // Encounter, the line's source, code and modifiers, the Account names the
-// Coverage and the plan year's start. So billing again is a handful of
-// reads by id and a few searches, the
+// Coverage and the plan year's start. The Invoice names every ChargeItem
+// of its billing (its lines', and the not-billable ones in [ExtNotBilled]
+// extensions), so billing finds them again by id, never by a search. So
+// billing again is a handful of reads by id and the searches for the
+// Encounter's Conditions, Procedures and Coverage and for prices; the
 // same inputs give byte-identical resources and store nothing, and a
 // change of the inputs updates the draft in place. An issued or balanced
 // Invoice is never rewritten: it changes only by [Biller.SetInvoiceStatus].

@@ -15,6 +15,7 @@ import (
 	condpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/condition_go_proto"
 	covpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/coverage_go_proto"
 	encpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/encounter_go_proto"
+	ippb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/insurance_plan_go_proto"
 	invpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/invoice_go_proto"
 	locpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/location_go_proto"
 	orgpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/organization_go_proto"
@@ -38,8 +39,9 @@ type inputs struct {
 	conditions []*condpb.Condition // whose encounter is this one, by id
 	procedures []*procpb.Procedure // whose encounter is this one, by id
 
-	coverage *covpb.Coverage // nil: self-pay
-	payer    string          // "Organization/<id>"; "" for self-pay
+	coverage *covpb.Coverage     // nil: self-pay
+	payer    string              // "Organization/<id>"; "" for self-pay
+	plan     *ippb.InsurancePlan // the payer's plan, when the Coverage states no cost sharing
 
 	provider    *orgpb.Organization // the billing provider
 	providerRef string
@@ -96,6 +98,9 @@ func (b *Biller) load(ctx context.Context, encID string) (*inputs, error) {
 		return nil, err
 	}
 	if err := b.loadCoverage(ctx, in); err != nil {
+		return nil, err
+	}
+	if err := b.loadPlan(ctx, in); err != nil {
 		return nil, err
 	}
 	if err := b.loadBilled(ctx, in); err != nil {
@@ -176,7 +181,8 @@ func (b *Biller) loadClinical(ctx context.Context, in *inputs) error {
 
 // loadCoverage chooses the patient's Coverage: among the active ones whose
 // period covers the date of service, the lowest order (none counts as
-// last), then the lowest id. None means self-pay.
+// last), then the lowest id. None means self-pay. Its payer is resolved by
+// coveragePayer.
 func (b *Biller) loadCoverage(ctx context.Context, in *inputs) error {
 	q := url.Values{"beneficiary": {in.patient}, "status": {"active"}}
 	rs, err := b.records.Search(ctx, "Coverage", q)
@@ -196,15 +202,48 @@ func (b *Biller) loadCoverage(ctx context.Context, in *inputs) error {
 	if best == nil {
 		return nil
 	}
+	// TODO(#7): only this Coverage is billed; a secondary one (dual eligible: Medicaid) is not applied.
 	in.coverage = best
-	for _, p := range best.GetPayor() {
+	payer, err := b.coveragePayer(ctx, best)
+	in.payer = payer
+	return err
+}
+
+// coveragePayer resolves the payer of a Coverage: its first payor that
+// references an Organization; else its first payor given only by
+// identifier (a logical reference, as EHR registration data often names
+// a payer), which must be carried by exactly one Organization.
+func (b *Biller) coveragePayer(ctx context.Context, c *covpb.Coverage) (string, error) {
+	for _, p := range c.GetPayor() {
 		if id := refID(p, "Organization"); id != "" {
-			in.payer = "Organization/" + id
-			return nil
+			return "Organization/" + id, nil
 		}
 	}
-	return unprocessable("Coverage.payor",
-		"Coverage/%s needs a payor Organization to be billed", best.GetId().GetValue())
+	covID := c.GetId().GetValue()
+	for i, p := range c.GetPayor() {
+		sys, val := p.GetIdentifier().GetSystem().GetValue(), p.GetIdentifier().GetValue().GetValue()
+		typ := p.GetType().GetValue()
+		if refString(p) != "" || sys == "" || val == "" || typ != "" && typ != "Organization" {
+			continue
+		}
+		rs, err := b.records.Search(ctx, "Organization", url.Values{
+			"identifier": {escapeSearch(sys) + "|" + escapeSearch(val)}})
+		if err != nil {
+			return "", fmt.Errorf("search the payor of Coverage/%s: %w", covID, err)
+		}
+		expr := fmt.Sprintf("Coverage.payor[%d].identifier", i)
+		switch len(rs) {
+		case 1:
+			return "Organization/" + rs[0].ID(), nil
+		case 0:
+			return "", unprocessable(expr, "Coverage/%s names its payor by an identifier "+
+				"that no Organization carries", covID)
+		}
+		return "", unprocessable(expr, "Coverage/%s names its payor by an identifier that "+
+			"%d Organizations carry", covID, len(rs))
+	}
+	return "", unprocessable("Coverage.payor",
+		"Coverage/%s needs a payor Organization to be billed", covID)
 }
 
 func coverageBefore(a, b *covpb.Coverage) bool {
@@ -221,10 +260,14 @@ func coverageBefore(a, b *covpb.Coverage) bool {
 }
 
 // loadBilled reads what an earlier billing stored: the Invoice to write
-// (the first revision that is not cancelled) and the Encounter's
-// ChargeItems.
+// (the first revision that is not cancelled) and the ChargeItems its
+// revisions name, on their lines and in their not-billed extensions:
+// every ChargeItem billing stored for the Encounter, since it stores them
+// with the Invoice in one commit. They are read by id, never searched
+// for (DESIGN.md, "Storage model": re-billing is lookups by _id).
 func (b *Biller) loadBilled(ctx context.Context, in *inputs) error {
 	base := invoiceBaseID(in.encID)
+	var named []string
 	for rev := 1; ; rev++ {
 		id := base
 		if rev > 1 {
@@ -241,28 +284,56 @@ func (b *Biller) loadBilled(ctx context.Context, in *inputs) error {
 			return readError("Invoice", id, err)
 		case r.Proto().(*invpb.Invoice).GetStatus().GetValue() == cpb.InvoiceStatusCode_CANCELLED &&
 			rev < maxRevisions:
+			named = append(named, invoiceChargeItems(r.Proto().(*invpb.Invoice))...)
 			continue
 		default:
 			in.invoiceID, in.invoice = id, stored{res: r, version: v}
+			named = append(named, invoiceChargeItems(r.Proto().(*invpb.Invoice))...)
 		}
 		break
 	}
-
-	rs, err := b.records.Search(ctx, "ChargeItem", url.Values{"context": {"Encounter/" + in.encID}})
-	if err != nil {
-		return fmt.Errorf("search charge items of Encounter/%s: %w", in.encID, err)
-	}
-	in.chargeItems = make(map[string]stored, len(rs))
-	for _, r := range rs {
-		in.chargeItems[r.ID()] = stored{res: r, version: versionOf(r)}
-	}
-	return nil
+	in.chargeItems = map[string]stored{}
+	return b.readChargeItems(ctx, in, named)
 }
 
-// versionOf reads meta.versionId, which the store sets on every version.
-func versionOf(r *resource.Resource) int64 {
-	v, _ := strconv.ParseInt(r.Meta().GetVersionId().GetValue(), 10, 64)
-	return v
+// invoiceChargeItems lists the ChargeItems an Invoice names: those of its
+// lines, then those of its not-billed extensions.
+func invoiceChargeItems(inv *invpb.Invoice) []string {
+	var ids []string
+	for _, li := range inv.GetLineItem() {
+		if id := refID(li.GetChargeItem().GetReference(), "ChargeItem"); id != "" {
+			ids = append(ids, id)
+		}
+	}
+	for _, e := range extensions(inv.GetExtension(), ExtNotBilled) {
+		if id := refID(e.GetValue().GetReference(), "ChargeItem"); id != "" {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// readChargeItems reads the ChargeItems ids of the Encounter into
+// in.chargeItems, skipping those read already and those that do not
+// exist (or were deleted) or belong to another Encounter.
+func (b *Biller) readChargeItems(ctx context.Context, in *inputs, ids []string) error {
+	for _, id := range ids {
+		if _, ok := in.chargeItems[id]; ok {
+			continue
+		}
+		r, v, err := b.records.Read(ctx, "ChargeItem", id)
+		switch {
+		case errors.Is(err, resource.ErrNotFound) || errors.Is(err, resource.ErrDeleted):
+			continue
+		case err != nil:
+			return readError("ChargeItem", id, err)
+		}
+		if refID(r.Proto().(*cipb.ChargeItem).GetContext(), "Encounter") != in.encID {
+			continue
+		}
+		in.chargeItems[id] = stored{res: r, version: v}
+	}
+	return nil
 }
 
 // invoiceBaseID is the id of an Encounter's Invoice to its patient:

@@ -106,6 +106,15 @@ func (b *Biller) invoice(in *inputs, lines []*line, acc *accounting) (*resource.
 	for i, k := range components {
 		inv.TotalPriceComponent = append(inv.TotalPriceComponent, k.component(totals[i], b.currency))
 	}
+	// The services that could not be billed are named too, so that the
+	// Invoice records every ChargeItem of its billing.
+	for _, l := range lines {
+		if !l.billable() {
+			inv.Extension = append(inv.Extension, &dtpb.Extension{Url: &dtpb.Uri{Value: ExtNotBilled},
+				Value: &dtpb.Extension_ValueX{Choice: &dtpb.Extension_ValueX_Reference{
+					Reference: refTo("ChargeItem/" + l.id)}}})
+		}
+	}
 	inv.TotalGross = money(gross, b.currency)
 	inv.TotalNet = money(net, b.currency)
 	inv.Text = narrative(in, lines, inv, b.currency)

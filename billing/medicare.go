@@ -46,12 +46,18 @@ func (b *Biller) medicare(ctx context.Context, in *inputs, c *contract, lines []
 	groups := map[string]*group{}
 	var order []string
 	for _, l := range todo {
-		s, err := b.schedule(ctx, l.date.Year())
+		year, yearNote := l.date.Year(), ""
+		if c.pfsYear != 0 {
+			year = c.pfsYear
+			yearNote = fmt.Sprintf("; the %d schedule, as contract %s names (pfs-year), for a service in %d",
+				year, definitionName(c.rule), l.date.Year())
+		}
+		s, err := b.schedule(ctx, year)
 		if err != nil {
 			return err
 		}
 		if s == nil {
-			l.skip(fmt.Sprintf("no Medicare fee schedule for %d was imported", l.date.Year()))
+			l.skip(fmt.Sprintf("no Medicare fee schedule for %d was imported", year))
 			continue
 		}
 		loc, how, err := providerLocality(in.provider, s)
@@ -72,8 +78,8 @@ func (b *Biller) medicare(ctx context.Context, in *inputs, c *contract, lines []
 			continue
 		}
 		l.fee = fee
-		l.trail = append(l.trail, fmt.Sprintf("place of service %s (%s), %s rate; locality %s",
-			pos, posSource, setting, how))
+		l.trail = append(l.trail, fmt.Sprintf("place of service %s (%s), %s rate; locality %s%s",
+			pos, posSource, setting, how, yearNote))
 
 		k := l.date.Format("2006-01-02") + " " + refString(l.performer)
 		if groups[k] == nil {
@@ -161,6 +167,9 @@ func providerLocality(org *orgpb.Organization, s *pfs.Schedule) (pfs.Locality, s
 		loc, err := s.LocalityFor(state, a.GetDistrict().GetValue())
 		if err != nil {
 			return pfs.Locality{}, "", fmt.Errorf("the address gives no locality: %w", err)
+		}
+		if a.GetDistrict().GetValue() == "" {
+			return loc, loc.String() + " (from the address's state alone: it names no county)", nil
 		}
 		return loc, loc.String() + " (from the address's state and county)", nil
 	}

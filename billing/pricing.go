@@ -17,6 +17,7 @@ type contract struct {
 	rule     *cidpb.ChargeItemDefinition // the payer's rule; nil when it has none
 	ruleCode string
 	factor   decimal.Decimal // the rule's base factor; 1 when absent
+	pfsYear  int             // the fee schedule year the rule names; 0: the year of service
 }
 
 // price sets the gross charge and the allowed amount of every billable
@@ -132,6 +133,9 @@ func (b *Biller) contractFor(ctx context.Context, in *inputs) (*contract, error)
 		return nil, err
 	}
 	c.factor = p.factor
+	if c.pfsYear, err = contractYear(c.rule); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -141,6 +145,7 @@ func (b *Biller) contractFor(ctx context.Context, in *inputs) (*contract, error)
 // lines are priced together afterwards, in medicare).
 func (b *Biller) allowedAmount(ctx context.Context, in *inputs, c *contract, l *line) error {
 	if c == nil {
+		// TODO(#7): no self-pay discount rule; without Coverage the allowed amount is the gross charge.
 		l.allowed = l.gross
 		l.trail = append(l.trail, "allowed = gross: self-pay, no active Coverage on the date of service")
 		return nil
@@ -188,4 +193,20 @@ func (b *Biller) allowedAmount(ctx context.Context, in *inputs, c *contract, l *
 		l.onPFS = true
 	}
 	return nil
+}
+
+// contractYear reads the contract's pfs-year extension: 0 when absent, a
+// 422 when it is not a valueInteger year from 1992 (the first fee
+// schedule) to 2100.
+func contractYear(d *cidpb.ChargeItemDefinition) (int, error) {
+	exts := extensions(d.GetExtension(), ExtPFSYear)
+	if len(exts) == 0 {
+		return 0, nil
+	}
+	v := exts[0].GetValue().GetInteger()
+	if v == nil || v.GetValue() < 1992 || v.GetValue() > 2100 {
+		return 0, unprocessable("ChargeItemDefinition.extension",
+			"%s: the pfs-year extension needs a valueInteger year from 1992 to 2100", definitionName(d))
+	}
+	return int(v.GetValue()), nil
 }

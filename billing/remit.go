@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 
 	"github.com/shopspring/decimal"
 	"google.golang.org/protobuf/proto"
@@ -126,15 +125,12 @@ func (b *Biller) remitOnce(ctx context.Context, sent *crpb.ClaimResponse, claimI
 	if was == cpb.InvoiceStatusCode_CANCELLED {
 		return nil, conflict("Invoice.status", "Invoice/%s was cancelled: a remittance no longer applies to it", invID)
 	}
-	items, err := b.records.Search(ctx, "ChargeItem", url.Values{"context": {"Encounter/" + encID}})
-	if err != nil {
-		return nil, fmt.Errorf("search charge items of Encounter/%s: %w", encID, err)
+	// The Invoice names its ChargeItems: reads by id, as billing does.
+	in := &inputs{encID: encID, chargeItems: map[string]stored{}}
+	if err := b.readChargeItems(ctx, in, invoiceChargeItems(inv)); err != nil {
+		return nil, err
 	}
-	byID := make(map[string]stored, len(items))
-	for _, r := range items {
-		byID[r.ID()] = stored{res: r, version: versionOf(r)}
-	}
-	lines, err := billedLines(inv, byID)
+	lines, err := billedLines(inv, in.chargeItems)
 	if err != nil {
 		return nil, err
 	}

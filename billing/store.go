@@ -3,8 +3,8 @@ package billing
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
-	"net/url"
 	"sort"
 	"time"
 
@@ -81,26 +81,21 @@ func (b *Biller) store(
 	return res, b.reread(ctx, in, items, res)
 }
 
-// reread reads back the Invoice and ChargeItems just stored, so that the
-// result carries their versions.
+// reread reads back, by id, the Invoice and ChargeItems just stored, so
+// that the result carries their versions.
 func (b *Biller) reread(ctx context.Context, in *inputs, items []*resource.Resource, res *Result) error {
 	r, _, err := b.records.Read(ctx, "Invoice", in.invoiceID)
 	if err != nil {
 		return readError("Invoice", in.invoiceID, err)
 	}
 	res.Invoice = r
-	rs, err := b.records.Search(ctx, "ChargeItem", url.Values{"context": {"Encounter/" + in.encID}})
-	if err != nil {
-		return fmt.Errorf("search charge items of Encounter/%s: %w", in.encID, err)
-	}
-	byID := make(map[string]*resource.Resource, len(rs))
-	for _, r := range rs {
-		byID[r.ID()] = r
-	}
 	for _, it := range items {
-		r := byID[it.ID()]
-		if r == nil {
+		r, _, err := b.records.Read(ctx, "ChargeItem", it.ID())
+		switch {
+		case errors.Is(err, resource.ErrNotFound) || errors.Is(err, resource.ErrDeleted):
 			r = it // deleted by someone meanwhile: return what was computed
+		case err != nil:
+			return readError("ChargeItem", it.ID(), err)
 		}
 		res.ChargeItems = append(res.ChargeItems, r)
 	}

@@ -68,11 +68,21 @@ func (b *Biller) Translate(ctx context.Context, system, code, targetSystem strin
 // translator translates codes for one billing run, remembering answers.
 type translator struct {
 	records Records
-	cache   map[string][]Translation
+	cache   map[string]answer
+}
+
+// answer is what the ConceptMaps say of one code: its translations, best
+// first, and why a map lists it without one.
+type answer struct {
+	translations []Translation
+	// unmatched is the first ConceptMap element that maps the code to
+	// nothing (equivalence unmatched or disjoint): "<map> lists it as
+	// <equivalence>: <comment>"; "" when none does.
+	unmatched string
 }
 
 func newTranslator(r Records) *translator {
-	return &translator{records: r, cache: map[string][]Translation{}}
+	return &translator{records: r, cache: map[string]answer{}}
 }
 
 // candidate is a translation with its sort keys.
@@ -90,9 +100,16 @@ type candidate struct {
 // for several targets the earlier target system first at equal
 // equivalence.
 func (t *translator) translate(ctx context.Context, system, code string, targets []string) ([]Translation, error) {
+	a, err := t.lookup(ctx, system, code, targets)
+	return a.translations, err
+}
+
+// lookup answers translate, and also says why a map that lists the code
+// translates it to nothing.
+func (t *translator) lookup(ctx context.Context, system, code string, targets []string) (answer, error) {
 	key := system + "|" + code + "|" + strings.Join(targets, ",")
-	if ts, ok := t.cache[key]; ok {
-		return ts, nil
+	if a, ok := t.cache[key]; ok {
+		return a, nil
 	}
 
 	q := url.Values{"source-code": {escapeSearch(code)}, "source-system": {escapeSearch(system)}}
@@ -105,16 +122,20 @@ func (t *translator) translate(ctx context.Context, system, code string, targets
 	}
 	rs, err := t.records.Search(ctx, "ConceptMap", q)
 	if err != nil {
-		return nil, fmt.Errorf("search concept maps: %w", err)
+		return answer{}, fmt.Errorf("search concept maps: %w", err)
 	}
 
 	var cands []candidate
+	var a answer
 	for _, r := range rs {
 		cm := r.Proto().(*cmpb.ConceptMap)
 		if cm.GetStatus().GetValue() == cpb.PublicationStatusCode_RETIRED {
 			continue
 		}
 		cands = appendMatches(cands, cm, system, code, targets)
+		if a.unmatched == "" {
+			a.unmatched = unmatchedIn(cm, system, code, targets)
+		}
 	}
 	sort.SliceStable(cands, func(i, j int) bool {
 		a, b := cands[i], cands[j]
@@ -131,21 +152,22 @@ func (t *translator) translate(ctx context.Context, system, code string, targets
 		return slices.Compare(a.positions[:], b.positions[:]) < 0
 	})
 
-	out := make([]Translation, 0, len(cands))
+	a.translations = make([]Translation, 0, len(cands))
 	seen := map[string]bool{}
 	for _, c := range cands {
 		k := c.System + "|" + c.Code
 		if !seen[k] {
 			seen[k] = true
-			out = append(out, c.Translation)
+			a.translations = append(a.translations, c.Translation)
 		}
 	}
-	t.cache[key] = out
-	return out, nil
+	t.cache[key] = a
+	return a, nil
 }
 
-// appendMatches appends the targets cm maps system|code to.
-func appendMatches(out []candidate, cm *cmpb.ConceptMap, system, code string, targets []string) []candidate {
+// mapName names cm in translations and reasons: its canonical URL (with
+// "|version"), else ConceptMap/<id>.
+func mapName(cm *cmpb.ConceptMap) string {
 	name := cm.GetUrl().GetValue()
 	if name != "" && cm.GetVersion().GetValue() != "" {
 		name += "|" + cm.GetVersion().GetValue()
@@ -153,6 +175,42 @@ func appendMatches(out []candidate, cm *cmpb.ConceptMap, system, code string, ta
 	if name == "" {
 		name = "ConceptMap/" + cm.GetId().GetValue()
 	}
+	return name
+}
+
+// unmatchedIn returns how cm lists system|code as mapping to nothing in
+// targets (any system when empty), in a group matching as for
+// translations: "<map> lists it as unmatched: <comment>"; "" when it does
+// not.
+func unmatchedIn(cm *cmpb.ConceptMap, system, code string, targets []string) string {
+	for _, g := range cm.GetGroup() {
+		if g.GetSource().GetValue() != system || g.GetTarget().GetValue() == "" ||
+			len(targets) > 0 && !slices.Contains(targets, g.GetTarget().GetValue()) {
+			continue
+		}
+		for _, e := range g.GetElement() {
+			if e.GetCode().GetValue() != code {
+				continue
+			}
+			for _, tg := range e.GetTarget() {
+				eq := tg.GetEquivalence().GetValue()
+				if eq != cpb.ConceptMapEquivalenceCode_UNMATCHED && eq != cpb.ConceptMapEquivalenceCode_DISJOINT {
+					continue
+				}
+				out := mapName(cm) + " lists it as " + codeString(eq.String())
+				if c := tg.GetComment().GetValue(); c != "" {
+					out += ": " + c
+				}
+				return out
+			}
+		}
+	}
+	return ""
+}
+
+// appendMatches appends the targets cm maps system|code to.
+func appendMatches(out []candidate, cm *cmpb.ConceptMap, system, code string, targets []string) []candidate {
+	name := mapName(cm)
 	for gi, g := range cm.GetGroup() {
 		if g.GetSource().GetValue() != system || g.GetTarget().GetValue() == "" {
 			continue
@@ -168,6 +226,7 @@ func appendMatches(out []candidate, cm *cmpb.ConceptMap, system, code string, ta
 				continue
 			}
 			for tj, tg := range e.GetTarget() {
+				// TODO(#7): target.dependsOn is not evaluated: a map cannot choose by age or payer (preventive visits).
 				rank, ok := equivalenceRank[tg.GetEquivalence().GetValue()]
 				if !ok || tg.GetCode().GetValue() == "" {
 					continue

@@ -66,7 +66,7 @@ func TestSearchParameters_Load(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
-	if got, want := len(r.Types()), 17; got != want {
+	if got, want := len(r.Types()), 18; got != want {
 		t.Errorf("got %d resource types, want %d", got, want)
 	}
 }

@@ -4,7 +4,9 @@
 //
 //	fhirbill serve [flags]
 //	fhirbill import pfs --year 2025 --dir DIR
+//	fhirbill seed FILE...
 //	fhirbill sync --ehr-config FILE --ehr NAME
+//	fhirbill report
 //	fhirbill testehr --bundles DIR
 //	fhirbill token --client-id ID --key-file KEY [--scope SCOPES]
 //	fhirbill launch-token --auth-config FILE --patient ID [--scope SCOPES]
@@ -34,7 +36,9 @@ var version = "dev"
 type cli struct {
 	Serve   serveCmd       `cmd:"" help:"Run the FHIR server."`
 	Import  importCmd      `cmd:"" help:"Load reference data into the store."`
+	Seed    seedCmd        `cmd:"" help:"Store the resources of FHIR Bundles of reference data (price lists, payers, ConceptMaps)."`
 	Sync    syncCmd        `cmd:"" help:"Pull new Encounters (and what they reference) from a connected EHR once."`
+	Report  reportCmd      `cmd:"" help:"Print what billing made of a store: encounters billed, lines priced and unpriced, totals per payer."`
 	Testehr testehrCmd     `cmd:"" name:"testehr" help:"Run a test EHR on FHIR Bundles, for trying EHR pulls."`
 	Token   tokenCmd       `cmd:"" help:"Get an access token from a running server's built-in token endpoint as a registered backend client, and print it."`
 	Launch  launchTokenCmd `cmd:"" name:"launch-token" help:"Sign, with the configured signing key, the token a SMART launch would give an app for a patient, and print it."`

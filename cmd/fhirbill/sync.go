@@ -6,13 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"time"
 
 	"github.com/fhirbill/fhirbill/fhir/ehr"
-	"github.com/fhirbill/fhirbill/fhir/rest"
-	"github.com/fhirbill/fhirbill/fhir/search"
-	"github.com/fhirbill/fhirbill/fhir/store"
-	"github.com/fhirbill/fhirbill/profiles"
 )
 
 // syncCmd is `fhirbill sync --ehr NAME`: one pull of one EHR connection,
@@ -37,31 +32,12 @@ func (c *syncCmd) Run(ctx context.Context, stdout io.Writer) error {
 	}
 	logger := newLogger(os.Stderr, c.LogLevel)
 
-	reg, err := search.Load(profiles.SearchParameters)
-	if err != nil {
-		return fmt.Errorf("load search parameters: %w", err)
-	}
-	st, err := store.Open(ctx, c.storeConfig(logger))
-	if err != nil {
-		return fmt.Errorf("open store: %w", err)
-	}
-	defer func() {
-		closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = st.Close(closeCtx)
-	}()
-	var params []*search.Param
-	for _, typ := range reg.Types() {
-		params = append(params, reg.Params(typ)...)
-	}
-	if err := st.EnsureIndexes(ctx, params); err != nil {
-		return fmt.Errorf("create indexes: %w", err)
-	}
-	// The API is not served: it gives the connector its validated writes.
-	api, err := rest.New(st, reg, rest.Config{Base: "http://localhost/fhir", Logger: logger, Version: version})
+	env, err := openAPI(ctx, c.storeFlags, logger)
 	if err != nil {
 		return err
 	}
+	defer env.close()
+	api, st := env.api, env.st
 	var bill ehr.BillFunc
 	if !c.NoBill {
 		b, err := startBilling(ctx, api, st, c.Currency, logger)

@@ -160,7 +160,7 @@ func TestRegistry_ParamsLookupTypes(t *testing.T) {
 
 	want = []string{
 		"Account", "ChargeItem", "ChargeItemDefinition", "Claim", "ClaimResponse", "ConceptMap",
-		"Condition", "Coverage", "Encounter", "Endpoint", "Invoice", "Location", "Organization",
+		"Condition", "Coverage", "Encounter", "Endpoint", "InsurancePlan", "Invoice", "Location", "Organization",
 		"Patient", "Practitioner", "PractitionerRole", "Procedure",
 	}
 	if got := r.Types(); !slices.Equal(got, want) {

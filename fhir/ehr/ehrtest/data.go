@@ -71,8 +71,10 @@ func (s *Server) put(m map[string]any) error {
 
 // LoadBundle adds the resources of a transaction or collection Bundle,
 // as Synthea writes them: ids from the resources, or from urn:uuid
-// fullUrls, and every reference to a fullUrl rewritten to Type/id. It
-// returns how many resources it added.
+// fullUrls, and every reference to a fullUrl rewritten to Type/id. A
+// Bundle with ExplanationOfBenefits and no Coverage (Synthea's) also gets
+// the Coverages its claims imply, payer and period by date of service
+// (see deriveCoverages). It returns how many resources it added.
 func (s *Server) LoadBundle(data []byte) (int, error) {
 	b, err := decode(data)
 	if err != nil {
@@ -99,10 +101,17 @@ func (s *Server) LoadBundle(data []byte) (int, error) {
 		}
 		res = append(res, r)
 	}
+	hasCoverage := false
+	for _, r := range res {
+		rewrite(r, refs)
+		hasCoverage = hasCoverage || r["resourceType"] == "Coverage"
+	}
+	if !hasCoverage {
+		res = append(res, deriveCoverages(res)...)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, r := range res {
-		rewrite(r, refs)
 		if err := s.put(r); err != nil {
 			return 0, err
 		}

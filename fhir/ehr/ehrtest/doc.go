@@ -5,7 +5,10 @@
 // (https://hl7.org/fhir/smart-app-launch/backend-services.html): it
 // verifies each client assertion's signature against the client's
 // registered public key, its exp, aud, iss and sub, and refuses a replayed
-// jti. Its searches page and filter on _lastUpdated. It can be told to
+// jti. Its searches page and filter on _lastUpdated. Bundles without
+// Coverage (Synthea writes none) get Coverages derived from their claims'
+// contained ones: payer (by identifier, [SystemSyntheaPayer]) and period,
+// so that a patient's payer follows the date of service. It can be told to
 // misbehave: 429 with Retry-After, 500s, slow answers, tokens that expire
 // early.
 //
