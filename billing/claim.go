@@ -84,6 +84,7 @@ type claimInputs struct {
 	*inputs
 	coverages []*covpb.Coverage // in force on the date of service, by order
 	focal     int               // index in coverages of the one claimed
+	insurer   string            // the focal Coverage's payer, "Organization/<id>"
 	responses []string          // ids of the adjudicated ClaimResponses of the Coverages before focal
 	lines     []*billedLine
 }
@@ -204,10 +205,13 @@ func (b *Biller) loadCoverages(ctx context.Context, ci *claimInputs, covID strin
 		return unprocessable("Parameters.parameter.where(name = 'coverage')",
 			"Coverage/%s is not one of the patient's active Coverages in force on the date of service", covID)
 	}
-	if payer(ci.coverages[ci.focal]) == "" {
-		return unprocessable("Coverage.payor", "Coverage/%s needs a payor Organization to be claimed",
-			ci.coverages[ci.focal].GetId().GetValue())
+	// The payer as billing resolves it: a reference, or an identifier
+	// that one Organization carries (EHRs name payers so).
+	insurer, err := b.coveragePayer(ctx, ci.coverages[ci.focal])
+	if err != nil {
+		return err
 	}
+	ci.insurer = insurer
 	for _, c := range ci.coverages[:ci.focal] {
 		prev := claimID(ci.encID, c.GetId().GetValue())
 		s, err := b.readStored(ctx, "ClaimResponse", responseID(prev))
@@ -222,17 +226,6 @@ func (b *Biller) loadCoverages(ctx context.Context, ci *claimInputs, covID strin
 		ci.responses = append(ci.responses, responseID(prev))
 	}
 	return nil
-}
-
-// payer is the first Organization among the Coverage's payors, "" when
-// there is none.
-func payer(c *covpb.Coverage) string {
-	for _, p := range c.GetPayor() {
-		if id := refID(p, "Organization"); id != "" {
-			return "Organization/" + id
-		}
-	}
-	return ""
 }
 
 // adjudicated reports whether the payer decided on the claim.
@@ -271,7 +264,7 @@ func (b *Biller) readStored(ctx context.Context, typ, id string) (stored, error)
 // server cannot resolve is left out, and the scrubber says so.
 func (b *Biller) claimRefs(ctx context.Context, c *claimpb.Claim) (ClaimRefs, error) {
 	refs := ClaimRefs{}
-	want := []string{refString(c.GetProvider())}
+	want := []string{refString(c.GetProvider()), refString(c.GetInsurer())}
 	for _, m := range c.GetCareTeam() {
 		want = append(want, refString(m.GetProvider()))
 	}

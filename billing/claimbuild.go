@@ -14,13 +14,14 @@ import (
 // assembleClaim builds the Claim of ci, status unset:
 //
 //   - type professional, use claim, priority normal; patient, billing
-//     provider (the Invoice's issuer), insurer (the Coverage's payor),
+//     provider (the Invoice's issuer), insurer (the Coverage's payor, as
+//     billing resolves it: a reference or an identifier),
 //     facility (Encounter.location[0]) and billablePeriod (the
 //     Encounter's period, by date);
 //   - insurance: the Coverages up to the one claimed, in order, that one
 //     focal; those before it name their adjudicated ClaimResponse;
 //   - careTeam: each line's performer once (the rendering provider, role
-//     primary);
+//     primary), with the identifier (NPI) the performer is named by;
 //   - diagnosis: the ICD-10-CM codes the lines' ChargeItems give as
 //     reasons, in the billing engine's order;
 //   - item: one per Invoice line, with its sequence, the ChargeItem's
@@ -44,7 +45,7 @@ func (b *Biller) assembleClaim(ctx context.Context, ci *claimInputs) (*claimpb.C
 		Use:      &claimpb.Claim_UseCode{Value: cpb.UseCode_CLAIM},
 		Patient:  refTo(ci.patient),
 		Created:  dateTime(b.now()),
-		Insurer:  refTo(payer(cov)),
+		Insurer:  refTo(ci.insurer),
 		Provider: refTo(ci.providerRef),
 		Priority: concept(coding(SystemPriority, "normal", "Normal")),
 	}
@@ -100,9 +101,15 @@ func (b *Biller) assembleClaim(ctx context.Context, ci *claimInputs) (*claimpb.C
 			if !ok {
 				seq = uint32(len(c.CareTeam) + 1)
 				team[ref] = seq
+				// The NPI an EHR names the provider by stays with it, for
+				// a provider that is not on this server.
+				prov := refTo(ref)
+				if id := ps[0].GetActor().GetIdentifier(); id != nil {
+					prov.Identifier = proto.Clone(id).(*dtpb.Identifier)
+				}
 				c.CareTeam = append(c.CareTeam, &claimpb.Claim_CareTeam{
 					Sequence: &dtpb.PositiveInt{Value: seq},
-					Provider: refTo(ref),
+					Provider: prov,
 					Role:     concept(coding(SystemCareTeamRole, "primary", "Primary provider")),
 				})
 			}

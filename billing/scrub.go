@@ -65,7 +65,8 @@ func EditIssues(edits []Edit) []resource.Issue {
 
 // ClaimRefs are the resources a Claim references that the scrubber reads,
 // keyed "Type/id": the billing provider (Organization, Practitioner or
-// PractitionerRole), the care team's providers and the Coverages. A
+// PractitionerRole), the insurer, the care team's providers and the
+// Coverages. A
 // reference missing from it is one the server does not have.
 type ClaimRefs map[string]*resource.Resource
 
@@ -209,7 +210,7 @@ func (s *scrubber) insurance() {
 			s.add(0, EditCoverage, expr, "%s is not active", ref)
 			continue
 		}
-		if in.GetFocal().GetValue() && insurer != "" && !paidBy(cov, insurer) {
+		if in.GetFocal().GetValue() && insurer != "" && !paidBy(cov, insurer, s.refs[insurer]) {
 			s.add(0, EditCoverage, expr, "%s is not paid by the claim's insurer %s", ref, insurer)
 		}
 		for j, it := range s.c.GetItem() {
@@ -222,10 +223,27 @@ func (s *scrubber) insurance() {
 	}
 }
 
-func paidBy(cov *covpb.Coverage, insurer string) bool {
+// paidBy reports whether a payor of cov is the insurer: by reference, or
+// by an identifier the insurer's Organization (org, when on the server)
+// carries.
+func paidBy(cov *covpb.Coverage, insurer string, org *resource.Resource) bool {
 	for _, p := range cov.GetPayor() {
 		if refString(p) == insurer {
 			return true
+		}
+		if refString(p) != "" || p.GetIdentifier() == nil || org == nil {
+			continue
+		}
+		o, ok := org.Proto().(*orgpb.Organization)
+		if !ok {
+			continue
+		}
+		want := p.GetIdentifier()
+		for _, id := range o.GetIdentifier() {
+			if id.GetSystem().GetValue() == want.GetSystem().GetValue() &&
+				id.GetValue().GetValue() == want.GetValue().GetValue() {
+				return true
+			}
 		}
 	}
 	return false
