@@ -26,9 +26,9 @@ func billFunc(b *billing.Biller) ehr.BillFunc {
 	}
 }
 
-// newSyncer loads the connections of f and builds the syncer over api and
-// st; nil when no file is configured.
-func (f *ehrFlags) newSyncer(api *rest.Server, st *store.Store, bill ehr.BillFunc, logger *slog.Logger) (*ehr.Syncer, error) {
+// connections loads the connections of f; none when no file is
+// configured.
+func (f *ehrFlags) connections() ([]*ehr.Connection, error) {
 	if f.EHRConfig == "" {
 		return nil, nil
 	}
@@ -36,17 +36,40 @@ func (f *ehrFlags) newSyncer(api *rest.Server, st *store.Store, bill ehr.BillFun
 	if err != nil {
 		return nil, fmt.Errorf("--ehr-config: %w", err)
 	}
+	return conns, nil
+}
+
+// newSyncer builds the syncer of conns over api and st; nil when there
+// are none.
+func newSyncer(
+	conns []*ehr.Connection,
+	api *rest.Server,
+	st *store.Store,
+	bill ehr.BillFunc,
+	logger *slog.Logger,
+) (*ehr.Syncer, error) {
+	if len(conns) == 0 {
+		return nil, nil
+	}
 	return ehr.NewSyncer(ehr.Config{Connections: conns, Records: api, State: st, Bill: bill, Logger: logger})
 }
 
 // startEHR bills the finished Encounters EHRs push, and, with
-// --ehr-config, registers $ehr-sync and starts the per-connection
-// scheduler for serve.
-func startEHR(ctx context.Context, f ehrFlags, api *rest.Server, st *store.Store, b *billing.Biller, logger *slog.Logger) error {
+// connections, registers $ehr-sync and starts the per-connection
+// scheduler until ctx ends. It returns the syncer, nil without
+// connections.
+func startEHR(
+	ctx context.Context,
+	conns []*ehr.Connection,
+	api *rest.Server,
+	st *store.Store,
+	b *billing.Biller,
+	logger *slog.Logger,
+) (*ehr.Syncer, error) {
 	api.AddCommitHook(ehr.BillPushed(billFunc(b), logger))
-	s, err := f.newSyncer(api, st, billFunc(b), logger)
+	s, err := newSyncer(conns, api, st, billFunc(b), logger)
 	if err != nil || s == nil {
-		return err
+		return nil, err
 	}
 	api.RegisterOperation(s.Operation())
 	go s.Run(ctx)
@@ -54,5 +77,5 @@ func startEHR(ctx context.Context, f ehrFlags, api *rest.Server, st *store.Store
 		c := s.Connection(name)
 		logger.Info("ehr connection", "ehr", name, "base", c.Base, "interval", c.Interval.String(), "key", c.Key())
 	}
-	return nil
+	return s, nil
 }

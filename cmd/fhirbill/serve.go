@@ -2,22 +2,16 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"regexp"
 	"time"
 
-	"github.com/fhirbill/fhirbill/fhir/rest"
-	"github.com/fhirbill/fhirbill/fhir/search"
-	"github.com/fhirbill/fhirbill/fhir/smart"
 	"github.com/fhirbill/fhirbill/fhir/store"
-	"github.com/fhirbill/fhirbill/profiles"
 )
 
 // storeFlags choose the store and the log level; every command that opens
@@ -85,98 +79,26 @@ func (c *serveCmd) Run(ctx context.Context, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-
-	reg, err := search.Load(profiles.SearchParameters)
-	if err != nil {
-		return fmt.Errorf("load search parameters: %w", err)
-	}
-
-	ln, err := net.Listen("tcp", c.Listen)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	defer ln.Close()
-	base := c.BaseURL
-	if base == "" {
-		base = defaultBase(ln.Addr().(*net.TCPAddr))
-	}
-
-	st, err := store.Open(ctx, c.storeConfig(logger))
-	if err != nil {
-		return fmt.Errorf("open store: %w", err)
-	}
-	defer func() {
-		closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := st.Close(closeCtx); err != nil {
-			logger.Error("close store", "err", err)
-		}
-	}()
-	var params []*search.Param
-	for _, typ := range reg.Types() {
-		params = append(params, reg.Params(typ)...)
-	}
-	if err := st.EnsureIndexes(ctx, params); err != nil {
-		return fmt.Errorf("create indexes: %w", err)
-	}
-
-	restCfg := rest.Config{Base: base, MaxBody: c.MaxBody, Logger: logger, Version: version}
-	var auth *smart.Server
-	if authCfg != nil {
-		if auth, err = newAuth(ctx, authCfg, base, st, reg, logger); err != nil {
-			return err
-		}
-		restCfg.Authorizer, restCfg.Security = auth, auth.Security()
-	} else {
-		warnAuthOff(logger, c.authFlags, ln.Addr())
-	}
-	api, err := rest.New(st, reg, restCfg)
+	conns, err := c.ehrFlags.connections()
 	if err != nil {
 		return err
 	}
-	if auth != nil {
-		auth.Mount(api)
-	}
-	biller, err := startBilling(ctx, api, st, c.Currency, logger)
+
+	a, err := startApp(ctx, appConfig{
+		listen: c.Listen, baseURL: c.BaseURL, maxBody: c.MaxBody, currency: c.Currency,
+		store: c.storeConfig(logger), auth: authCfg, conns: conns, logger: logger,
+	})
 	if err != nil {
 		return err
 	}
-	if err := startEHR(ctx, c.ehrFlags, api, st, biller, logger); err != nil {
-		return err
-	}
-	srv := &http.Server{
-		Handler:           api.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		// A client that stops sending its body is cut off; a body of the
-		// largest size still arrives in time at a few hundred kB/s.
-		ReadTimeout:  2 * time.Minute,
-		WriteTimeout: 5 * time.Minute,
-		IdleTimeout:  2 * time.Minute,
-		ErrorLog:     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
-	storeKind := "mongodb"
-	if st.Embedded() {
-		storeKind = "embedded"
+	defer a.close()
+	if authCfg == nil {
+		warnAuthOff(logger, c.authFlags, a.ln.Addr())
 	}
 	logger.Info("fhirbill serving",
-		"version", version, "addr", ln.Addr().String(), "base_url", base,
-		"store", storeKind, "database", c.Database, "max_body", c.MaxBody, "auth", c.Auth)
-
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	logger.Info("shutting down", "timeout", c.ShutdownTimeout.String())
-	shutCtx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	logger.Info("stopped")
-	return nil
+		"version", version, "addr", a.ln.Addr().String(), "base_url", a.base,
+		"store", a.storeKind(), "database", c.Database, "max_body", c.MaxBody, "auth", c.Auth)
+	return a.serve(ctx, c.ShutdownTimeout)
 }
 
 // defaultBase is the base URL when none is configured: the listening

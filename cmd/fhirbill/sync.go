@@ -46,7 +46,11 @@ func (c *syncCmd) Run(ctx context.Context, stdout io.Writer) error {
 		}
 		bill = billFunc(b)
 	}
-	s, err := c.newSyncer(api, st, bill, logger)
+	conns, err := c.connections()
+	if err != nil {
+		return err
+	}
+	s, err := newSyncer(conns, api, st, bill, logger)
 	if err != nil {
 		return err
 	}
