@@ -2,6 +2,7 @@
 //
 // Usage:
 //
+//	fhirbill demo [--listen ADDR] [--data-dir DIR] [--reset]
 //	fhirbill serve [flags]
 //	fhirbill import pfs --year 2025 --dir DIR
 //	fhirbill seed FILE...
@@ -34,6 +35,7 @@ var version = "dev"
 // cli is the command line: one struct gives each flag its default, help
 // and environment variable.
 type cli struct {
+	Demo    demoCmd        `cmd:"" help:"Try fhirbill: a test EHR with sample patients, pulled, billed and claimed, then served with SMART authorization on; start here."`
 	Serve   serveCmd       `cmd:"" help:"Run the FHIR server."`
 	Import  importCmd      `cmd:"" help:"Load reference data into the store."`
 	Seed    seedCmd        `cmd:"" help:"Store the resources of FHIR Bundles of reference data (price lists, payers, ConceptMaps)."`
