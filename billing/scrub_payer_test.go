@@ -15,11 +15,15 @@ import (
 // the insurer's Organization carries the identifier) and a rendering
 // provider known only by its NPI, which is not on the server.
 func TestScrub_NamedByIdentifier(t *testing.T) {
-	const payor = `"payor":[{"reference":"Organization/medicare"}]`
-	byID := `"payor":[{"type":"Organization","identifier":{"system":"https://payers.example/sid","value":"mcr"}}]`
-	insurer := `{"resourceType":"Organization","id":"medicare","identifier":[{"system":"https://payers.example/sid","value":"mcr"}]}`
-	npiOnly := `"careTeam":[{"sequence":1,"provider":{"reference":"Practitioner?identifier=http://hl7.org/fhir/sid/us-npi|1497758544",` +
-		`"identifier":{"system":"http://hl7.org/fhir/sid/us-npi","value":"1497758544"}}}]`
+	const (
+		payor = `"payor":[{"reference":"Organization/medicare"}]`
+		mcr   = `{"system":"https://payers.example/sid","value":"mcr"}`
+		npi   = `{"system":"http://hl7.org/fhir/sid/us-npi","value":"1497758544"}`
+	)
+	byID := `"payor":[{"type":"Organization","identifier":` + mcr + `}]`
+	insurer := `{"resourceType":"Organization","id":"medicare","identifier":[` + mcr + `]}`
+	npiOnly := `"careTeam":[{"sequence":1,"provider":{` +
+		`"reference":"Practitioner?identifier=http://hl7.org/fhir/sid/us-npi|1497758544","identifier":` + npi + `}}]`
 	for _, c := range []struct {
 		name     string
 		claim    []string // on cleanClaim, old then new
