@@ -13,41 +13,60 @@ import (
 	"sync"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+
 	"github.com/fhirbill/fhirbill/fhir/search"
 )
 
-// doc is a stored document, current or historical.
+// doc is a stored document, current or historical. The history holds
+// every version whole; the current document of a resource is the index
+// part of its current version, small, so that a scan reads little:
 //
-// Current version, in the collection named after the resource type:
+//	history, "<Type>_history":  {_id: "<id>/<v>", id, v, ts, del, b, m, w, j, pj, <search values>}
+//	current, "<Type>":          {_id: id, v, ts, del, j, <search values>}
 //
-//	{_id: id, v, ts, del, b: gzip(body), s: {<code>: {k, x, r: [{lo, hi}]}}, m, j}
+// b is the gzip'd body and m the HTTP method that made the version, for
+// history Bundles; a delete has neither b nor search values. w is a
+// random id of the write, so that a version is withdrawn or undone only
+// by who checked it. j names the journal of the group that wrote the
+// version, if any: a version is pending while that journal exists (see
+// [Store.PutAll]). pj is the j of the current document the version was
+// written over, which a roll-forward compares (see [Store.Put]). The
+// history keeps the search values so that a version can be rolled
+// forward or restored into the current document, and so that histories
+// can be filtered.
 //
-// History, in "<Type>_history", one document per version:
-//
-//	{_id: "<id>/<v>", id, v, ts, del, b, s, m, j, pj, w}
-//
-// A deleted version has del true and neither b nor s. The history keeps s
-// so that a version whose writer stopped between its two steps can be
-// rolled forward into the current document (see [Store.Put]); m is the
-// HTTP method that made the version, for history Bundles. j names the
-// journal of the group that wrote the version, if any, in both places: a
-// version is pending while that journal exists (see [Store.PutAll]). pj is
-// the j of the current document the version was written over, which a
-// roll-forward compares, and w a random id of the write, so that a
-// version is withdrawn or undone only by who checked it.
+// The search values take one of two forms, chosen per server (see the
+// packed field of [Store]): on MongoDB s: {<code>: {k, x, r: [{lo, hi}]}},
+// arrays that indexes serve; on FerretDB, which decodes every document
+// it scans and pays for each value, k: one string of every key (see
+// packed.go) and, per date parameter, lo_<code> and hi_<code>: the
+// starts and the ends of its ranges.
 type doc struct {
-	Key string       `bson:"_id"`
-	ID  string       `bson:"id,omitempty"`
-	V   int64        `bson:"v"`
-	TS  time.Time    `bson:"ts"`
-	Del bool         `bson:"del"`
-	B   []byte       `bson:"b,omitempty"`
-	S   search.Index `bson:"s,omitempty"`
-	J   string       `bson:"j,omitempty"`
-	PJ  string       `bson:"pj,omitempty"`
-	W   string       `bson:"w,omitempty"`
-	M   string       `bson:"m,omitempty"`
+	Key string                 `bson:"_id"`
+	ID  string                 `bson:"id,omitempty"`
+	V   int64                  `bson:"v"`
+	TS  time.Time              `bson:"ts"`
+	Del bool                   `bson:"del"`
+	B   []byte                 `bson:"b,omitempty"`
+	M   string                 `bson:"m,omitempty"`
+	W   string                 `bson:"w,omitempty"`
+	J   string                 `bson:"j,omitempty"`
+	PJ  string                 `bson:"pj,omitempty"`
+	S   search.Index           `bson:"s,omitempty"`
+	K   string                 `bson:"k,omitempty"`
+	R   map[string][]time.Time `bson:",inline"` // lo_<code> and hi_<code>
 }
+
+// The projections of the two reads of a version: what a search or a read
+// by id needs of the current document, and the record in the history.
+var (
+	currentFields = bson.D{{Key: "v", Value: 1}, {Key: "j", Value: 1}}
+	recordFields  = bson.D{
+		{Key: "id", Value: 1}, {Key: "v", Value: 1}, {Key: "ts", Value: 1}, {Key: "del", Value: 1},
+		{Key: "b", Value: 1}, {Key: "m", Value: 1}, {Key: "j", Value: 1},
+	}
+)
 
 // historySuffix names the history collection of a type.
 const historySuffix = "_history"
@@ -57,39 +76,52 @@ func historyKey(id string, v int64) string {
 	return id + "/" + strconv.FormatInt(v, 10)
 }
 
-// newDoc builds the current document of a record written by the group
-// with the given journal ("" for none).
-func newDoc(r *Record, journal string) (*doc, error) {
-	d := &doc{Key: r.ID, V: r.Version, TS: r.Updated.UTC(), Del: r.Deleted, M: r.Method, J: journal}
+// newVersion builds the history document of a record written by the
+// group with the given journal ("" for none) over a current document
+// whose j was pj, with a new write id.
+func (s *Store) newVersion(r *Record, journal, pj string) (*doc, error) {
+	h := &doc{
+		Key: historyKey(r.ID, r.Version), ID: r.ID, V: r.Version, TS: r.Updated.UTC(),
+		Del: r.Deleted, M: r.Method, W: newID(8), J: journal, PJ: pj,
+	}
 	if r.Deleted {
-		return d, nil
+		return h, nil
 	}
 	b, err := compress(r.Body)
 	if err != nil {
 		return nil, err
 	}
-	d.B = b
-	if len(r.Index) > 0 {
-		d.S = r.Index
+	h.B = b
+	switch {
+	case s.packed:
+		h.K, h.R = packKeys(r.Index), packDates(r.Index)
+	case len(r.Index) > 0:
+		h.S = r.Index
 	}
-	return d, nil
+	return h, nil
 }
 
-// history returns the history document of a current document written over
-// a current document whose j was pj, with a new write id.
-func (d *doc) history(pj string) *doc {
-	h := *d
-	h.Key, h.ID, h.PJ, h.W = historyKey(d.Key, d.V), d.Key, pj, newID(8)
-	return &h
-}
-
-// current returns the current document of a history document. It keeps
-// j: a version restored or rolled forward stays pending as long as its
-// group.
+// current returns the current document of a history document: the same
+// version without its body. It keeps j, so that a version restored or
+// rolled forward stays pending as long as its group.
 func (d *doc) current() *doc {
 	c := *d
-	c.Key, c.ID, c.PJ, c.W = d.ID, "", "", ""
+	c.Key, c.ID, c.PJ, c.W, c.B, c.M = d.ID, "", "", "", nil, ""
 	return &c
+}
+
+// ranges returns the date ranges of parameter code in a document of
+// either form.
+func (d *doc) ranges(code string) []search.Range {
+	if d.S != nil {
+		return d.S[code].Ranges
+	}
+	lo, hi := d.R[loPrefix+code], d.R[hiPrefix+code]
+	rs := make([]search.Range, min(len(lo), len(hi)))
+	for i := range rs {
+		rs[i] = search.Range{Lo: lo[i], Hi: hi[i]}
+	}
+	return rs
 }
 
 // newID returns n random bytes in hex.
@@ -99,7 +131,7 @@ func newID(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// record decodes a document of resource type typ.
+// record decodes a history document of resource type typ.
 func (d *doc) record(typ string) (*Record, error) {
 	id := d.Key
 	if d.ID != "" {

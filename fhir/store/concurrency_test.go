@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fhirbill/fhirbill/fhir/resource"
+	"github.com/fhirbill/fhirbill/fhir/search"
 	"github.com/fhirbill/fhirbill/fhir/store"
 	"github.com/fhirbill/fhirbill/fhir/store/storetest"
 )
@@ -54,8 +55,10 @@ type attempt struct {
 
 // TestStore_GroupIsolation runs groups over overlapping resources, some
 // failing on purpose on their last write, while plain writers update the
-// same resources. Every group must end fully stored or not at all, every
-// history without gaps, and no journal left.
+// same resources and readers read and search them. Every group must end
+// fully stored or not at all, every history without gaps, and no journal
+// left; every version read must be one its write claimed (a pending one
+// may be rolled back later: reads are not isolated).
 func TestStore_GroupIsolation(t *testing.T) {
 	ctx := context.Background()
 	s := storetest.New(t)
@@ -81,6 +84,46 @@ func TestStore_GroupIsolation(t *testing.T) {
 		mu.Unlock()
 	}
 	backoff := func() { time.Sleep(rand.N(maxBackof)) }
+
+	// Readers note "Type/id/version mark" of every record they get.
+	var (
+		readMu sync.Mutex
+		reads  = map[string]bool{}
+		done   = make(chan struct{})
+		rg     sync.WaitGroup
+	)
+	note := func(recs ...*store.Record) {
+		readMu.Lock()
+		defer readMu.Unlock()
+		for _, r := range recs {
+			reads[fmt.Sprintf("%s/%s/%d %s", r.Type, r.ID, r.Version, markOf(t, r.Body))] = true
+		}
+	}
+	for range 2 {
+		rg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				for _, id := range []string{"a", "b", "c"} {
+					r, err := s.Read(ctx, "Account", id)
+					if err != nil {
+						t.Errorf("Read Account/%s: %v", id, err)
+						return
+					}
+					note(r)
+				}
+				recs, _, err := s.Search(ctx, &search.Query{Type: "Account", Count: 10})
+				if err != nil {
+					t.Errorf("Search Account: %v", err)
+					return
+				}
+				note(recs...)
+			}
+		})
+	}
 
 	var wg sync.WaitGroup
 	for g := range groupers {
@@ -160,6 +203,8 @@ func TestStore_GroupIsolation(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	close(done)
+	rg.Wait()
 
 	// Where each mark ended up: "Type/id/version" of every stored version.
 	stored := map[string][]string{}
@@ -190,6 +235,22 @@ func TestStore_GroupIsolation(t *testing.T) {
 		stored[m] = append(stored[m], fmt.Sprintf("Patient/%s/%d", r.ID, r.Version))
 	}
 
+	claimed := map[string]bool{}
+	for _, id := range []string{"a", "b", "c"} {
+		claimed["Account/"+id+"/1 init"] = true
+	}
+	for _, a := range attempts {
+		for _, w := range a.writes {
+			r := w.Record
+			claimed[fmt.Sprintf("%s/%s/%d %s", r.Type, r.ID, r.Version, a.mark)] = true
+		}
+	}
+	for r := range reads {
+		if !claimed[r] {
+			t.Errorf("read %s: no write claimed that version", r)
+		}
+	}
+
 	var groups, committed, puts int
 	for _, a := range attempts {
 		if len(a.writes) > 1 {
@@ -216,7 +277,8 @@ func TestStore_GroupIsolation(t *testing.T) {
 		t.Errorf("versions stored by no write: %v", stored)
 	}
 	checkJournals(t, s, 0, 0)
-	t.Logf("%d groups tried, %d committed; %d puts tried", groups, committed, puts)
+	t.Logf("%d groups tried, %d committed; %d puts tried; %d versions read",
+		groups, committed, puts, len(reads))
 	if committed == 0 {
 		t.Error("no group committed: the test proves nothing")
 	}

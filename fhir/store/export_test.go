@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,11 +30,11 @@ func (s *Store) WriteOrphan(ctx context.Context, w Write, journal, pj string) er
 	if err := s.ensure(ctx, w.Record.Type, w.Record.Type+historySuffix); err != nil {
 		return err
 	}
-	d, err := newDoc(w.Record, journal)
+	h, err := s.newVersion(w.Record, journal, pj)
 	if err != nil {
 		return err
 	}
-	_, err = s.db.Collection(w.Record.Type+historySuffix).InsertOne(ctx, d.history(pj))
+	_, err = s.db.Collection(w.Record.Type+historySuffix).InsertOne(ctx, h)
 	return err
 }
 
@@ -111,11 +112,11 @@ func (s *Store) BulkLoad(ctx context.Context, typ string, recs []*Record) error 
 	for i := 0; i < len(recs); i += batch {
 		var cur, hist []any
 		for _, r := range recs[i:min(i+batch, len(recs))] {
-			d, err := newDoc(r, "")
+			h, err := s.newVersion(r, "", "")
 			if err != nil {
 				return err
 			}
-			cur, hist = append(cur, d), append(hist, d.history(""))
+			cur, hist = append(cur, h.current()), append(hist, h)
 		}
 		opts := options.InsertMany().SetOrdered(false)
 		if _, err := s.db.Collection(typ).InsertMany(ctx, cur, opts); err != nil {
@@ -162,15 +163,28 @@ func (s *Store) ExplainReadByID(ctx context.Context, coll string) (string, error
 	return strings.Join(plan, "; "), rows.Err()
 }
 
-// IndexNames lists the names of the indexes of collection coll.
+// SwapLayout switches a store to the layout of the other kind of server
+// (packed search values or arrays, see packed.go), so that tests run
+// both on the server at hand. Call it before the first write.
+func (s *Store) SwapLayout() {
+	s.packed = !s.packed
+}
+
+// Packed reports whether the store packs search values.
+func (s *Store) Packed() bool {
+	return s.packed
+}
+
+// IndexNames returns the names of the indexes of a collection, sorted.
 func (s *Store) IndexNames(ctx context.Context, coll string) ([]string, error) {
 	specs, err := s.db.Collection(coll).Indexes().ListSpecifications(ctx)
 	if err != nil {
 		return nil, err
 	}
-	names := make([]string, len(specs))
-	for i, sp := range specs {
-		names[i] = sp.Name
+	var names []string
+	for _, sp := range specs {
+		names = append(names, sp.Name)
 	}
+	slices.Sort(names)
 	return names, nil
 }

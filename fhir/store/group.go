@@ -21,12 +21,14 @@ import (
 // G's versions at once; a journal that is gone means committed, or rolled
 // back, and then no current document carries G's versions any more.
 // Readers are not isolated: Read, Search and History see pending
-// versions, which a rollback may take away.
+// versions, which a rollback may take away. Read and Search find a
+// version in the current document and read it from the history; one
+// taken away in between is found again (see [Store.versions]).
 //
 // Facts the reasoning rests on:
-//  (a) The current document at version v is a copy of history version v:
-//      only the writer that won that history document puts it there, or a
-//      roll-forward or a restore copies it from there.
+//  (a) The current document at version v is history version v without
+//      its body: only the writer that won that history document puts it
+//      there, or a roll-forward or a restore copies it from there.
 //  (b) Every swap compares the version and the j the writer checked, so a
 //      writer replaces only the very document it checked.
 //  (c) Only a rollback moves a current document back, and only from a

@@ -21,16 +21,18 @@ import (
 // Every type gets {ts} for _lastUpdated; every history {id, v: -1} and
 // {ts: -1}.
 //
-// On the embedded store it also creates the collections with their _id
-// index (see embedded.go). FerretDB v1 serves no query from the other
-// indexes; they cost it about 8 % per write (measured with 11 of them).
+// On FerretDB, which serves no query from these indexes, the search
+// values are packed (see packed.go) and get none: they would only cost
+// it time per write (about 8 %, measured with 11 of them). On the
+// embedded store it also creates the collections with their _id index
+// (see embedded.go).
 func (s *Store) EnsureIndexes(ctx context.Context, params []*search.Param) error {
 	byType := map[string][]mongo.IndexModel{}
 	for _, p := range params {
 		if p == nil || p.Resource == "" {
 			continue
 		}
-		byType[p.Resource] = append(byType[p.Resource], paramIndexes(p)...)
+		byType[p.Resource] = append(byType[p.Resource], s.paramIndexes(p)...)
 	}
 	types := make([]string, 0, len(byType))
 	for t := range byType {
@@ -65,9 +67,9 @@ func (s *Store) EnsureIndexes(ctx context.Context, params []*search.Param) error
 }
 
 // paramIndexes returns the indexes of one search parameter.
-func paramIndexes(p *search.Param) []mongo.IndexModel {
-	if p.Code == "_id" || p.Code == "_lastUpdated" {
-		return nil // _id and ts
+func (s *Store) paramIndexes(p *search.Param) []mongo.IndexModel {
+	if s.packed || p.Code == "_id" || p.Code == "_lastUpdated" {
+		return nil // none that serve packed keys; _id and ts
 	}
 	f := "s." + p.Code
 	name := "s_" + p.Code

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -17,15 +18,16 @@ type filter struct {
 	// db selects current, non-deleted documents.
 	db bson.D
 	// exact lists the date clauses db only approximates (a superset), to
-	// check again on each document. Only FerretDB needs them: v1 cannot
-	// match two conditions on one array element ($elemMatch).
+	// check again on each document: date eq on FerretDB, which cannot
+	// match two conditions on one array element ($elemMatch), or on
+	// packed ranges, which have no elements.
 	exact []search.Clause
 }
 
 // translate turns a query into a filter. The clauses are ANDed; the
 // values of a clause are ORed.
 func (s *Store) translate(q *search.Query) (*filter, error) {
-	f := &filter{db: bson.D{{Key: "del", Value: false}}}
+	f := &filter{}
 	var and bson.A
 	for _, c := range q.Clauses {
 		cond, approx, err := s.clause(c)
@@ -44,10 +46,39 @@ func (s *Store) translate(q *search.Query) (*filter, error) {
 		}
 		and = append(and, cond)
 	}
-	if len(and) > 0 {
-		f.db = append(f.db, bson.E{Key: "$and", Value: and})
-	}
+	f.db = allOf(bson.D{{Key: "del", Value: false}}, and)
 	return f, nil
+}
+
+// allOf ANDs conditions with base, each at the top level where its field
+// is not there yet, the others under one $and; the conditions of a $and
+// among them are taken one by one. FerretDB evaluates a nested operator
+// per document it scans at a cost of its own (it tracks each iterator it
+// opens over the filter, with a stack trace), and the server at hand
+// scans a collection for every search.
+func allOf(base bson.D, conds bson.A) bson.D {
+	var and bson.A
+	for len(conds) > 0 {
+		cond := conds[0].(bson.D)
+		conds = conds[1:]
+		switch {
+		case len(cond) == 1 && cond[0].Key == "$and":
+			conds = append(cond[0].Value.(bson.A), conds...)
+		case len(cond) != 1 || slices.ContainsFunc(base, sameKey(cond[0])):
+			and = append(and, cond)
+		default:
+			base = append(base, cond[0])
+		}
+	}
+	if len(and) > 0 {
+		base = append(base, bson.E{Key: "$and", Value: and})
+	}
+	return base
+}
+
+// sameKey returns a test for elements with the key of e.
+func sameKey(e bson.E) func(bson.E) bool {
+	return func(o bson.E) bool { return o.Key == e.Key }
 }
 
 // filterCond translates an access filter: an OR of ANDs of clauses. Its
@@ -77,7 +108,7 @@ func (s *Store) filterCond(flt search.Filter, idField string) (bson.D, error) {
 		if len(all) == 0 {
 			return bson.D{}, nil // an empty alternative matches everything
 		}
-		or = append(or, bson.D{{Key: "$and", Value: all}})
+		or = append(or, allOf(nil, all))
 	}
 	return anyOf(or), nil
 }
@@ -89,13 +120,9 @@ func (s *Store) clause(c search.Clause) (bson.D, bool, error) {
 	if p == nil {
 		return nil, false, fmt.Errorf("search: clause without parameter")
 	}
-	field := "s." + p.Code
 
 	if c.Modifier == search.ModifierMissing {
-		if p.Code == "_id" || p.Code == "_lastUpdated" {
-			field = "_id" // always there
-		}
-		return bson.D{{Key: field, Value: bson.D{{Key: "$exists", Value: !c.Missing}}}}, false, nil
+		return s.missingCond(p, c.Missing), false, nil
 	}
 	if len(c.Values) == 0 {
 		return nil, false, unsupported(p.Code, "a search parameter needs a value")
@@ -111,20 +138,49 @@ func (s *Store) clause(c search.Clause) (bson.D, bool, error) {
 		return dateCond(dateField{lo: "ts", point: true}, c.Values, false), false, nil
 	}
 
+	field := "s." + p.Code
 	switch p.Type {
 	case search.TypeToken, search.TypeReference, search.TypeURI:
+		if s.packed {
+			return packedKeyCond(c)
+		}
 		return keyCond(field+".k", c)
 	case search.TypeString:
+		if s.packed {
+			return packedStringCond(c)
+		}
 		return stringCond(field, c)
 	case search.TypeDate:
 		if c.Modifier != search.ModifierNone {
 			return nil, false, badModifier(c)
 		}
 		df := dateField{elem: field + ".r", lo: field + ".r.lo", hi: field + ".r.hi"}
-		approx := s.ferret && hasEq(c.Values)
+		if s.packed {
+			df = dateField{lo: loPrefix + p.Code, hi: hiPrefix + p.Code}
+		}
+		// Packed ranges have no elements to match two conditions on.
+		approx := (s.ferret || s.packed) && hasEq(c.Values)
 		return dateCond(df, c.Values, approx), approx, nil
 	}
 	return nil, false, unsupported(p.Code, "parameter type "+string(p.Type)+" is not supported")
+}
+
+// missingCond matches the resources without a value of p (missing), or
+// with one.
+func (s *Store) missingCond(p *search.Param, missing bool) bson.D {
+	field := "s." + p.Code
+	switch {
+	case p.Code == "_id" || p.Code == "_lastUpdated":
+		field = "_id" // always there
+	case s.packed && p.Type == search.TypeDate:
+		field = loPrefix + p.Code
+	case s.packed:
+		if missing {
+			return not(packedCond(p.Code, reKey, "", nil, ""))
+		}
+		return packedCond(p.Code, reKey, "", nil, "")
+	}
+	return bson.D{{Key: field, Value: bson.D{{Key: "$exists", Value: !missing}}}}
 }
 
 // keyCond matches keys exactly (token, reference, uri, _id).
@@ -139,6 +195,18 @@ func keyCond(field string, c search.Clause) (bson.D, bool, error) {
 	case search.ModifierNot:
 		// $nin also matches documents without the field, as :not should.
 		return bson.D{{Key: field, Value: bson.D{{Key: "$nin", Value: keys}}}}, false, nil
+	}
+	return nil, false, badModifier(c)
+}
+
+// packedKeyCond is keyCond on packed keys.
+func packedKeyCond(c search.Clause) (bson.D, bool, error) {
+	cond := packedCond(c.Param.Code, reKey, "", valueKeys(c), reEnd)
+	switch c.Modifier {
+	case search.ModifierNone:
+		return cond, false, nil
+	case search.ModifierNot:
+		return not(cond), false, nil
 	}
 	return nil, false, badModifier(c)
 }
@@ -160,6 +228,21 @@ func stringCond(field string, c search.Clause) (bson.D, bool, error) {
 		}
 	}
 	return anyOf(or), false, nil
+}
+
+// packedStringCond is stringCond on packed keys: one regular expression
+// for all the values.
+func packedStringCond(c search.Clause) (bson.D, bool, error) {
+	code, alts := c.Param.Code, valueKeys(c)
+	switch c.Modifier {
+	case search.ModifierNone:
+		return packedCond(code, reKey, "", alts, ""), false, nil
+	case search.ModifierContains:
+		return packedCond(code, reKey, reInEntry, alts, ""), false, nil
+	case search.ModifierExact:
+		return packedCond(code, reExact, "", alts, reEnd), false, nil
+	}
+	return nil, false, badModifier(c)
 }
 
 // regexCond matches a regular expression.
@@ -195,8 +278,9 @@ func unsupported(code, detail string) error {
 }
 
 // dateField names the stored ranges of a date parameter: the array of
-// {lo, hi} elements, or, for _lastUpdated (point), the instant ts whose
-// range is [ts, ts+1ms).
+// {lo, hi} elements (elem; none when packed), their starts and their
+// ends, or, for _lastUpdated (point), the instant ts whose range is
+// [ts, ts+1ms).
 type dateField struct {
 	elem, lo, hi string
 	point        bool
@@ -268,14 +352,35 @@ func hasEq(values []search.Value) bool {
 	return false
 }
 
-// match reports whether stored search values satisfy every exact clause.
-func (f *filter) match(idx search.Index) bool {
+// match reports whether the search values of a current document satisfy
+// every exact clause.
+func (f *filter) match(d *doc) bool {
 	for _, c := range f.exact {
-		if !matchDates(c.Values, idx[c.Param.Code].Ranges) {
+		if !matchDates(c.Values, d.ranges(c.Param.Code)) {
 			return false
 		}
 	}
 	return true
+}
+
+// exactFields projects a current document onto what a search reads of
+// it and the ranges that match checks.
+func (s *Store) exactFields(f *filter) bson.D {
+	fields := slices.Clone(currentFields)
+	seen := map[string]bool{}
+	for _, c := range f.exact {
+		if seen[c.Param.Code] {
+			continue
+		}
+		seen[c.Param.Code] = true
+		if s.packed {
+			fields = append(fields, bson.E{Key: loPrefix + c.Param.Code, Value: 1},
+				bson.E{Key: hiPrefix + c.Param.Code, Value: 1})
+		} else {
+			fields = append(fields, bson.E{Key: "s." + c.Param.Code + ".r", Value: 1})
+		}
+	}
+	return fields
 }
 
 // matchDates reports whether one of ranges matches one of values, as

@@ -12,21 +12,31 @@ import (
 	"github.com/fhirbill/fhirbill/fhir/resource"
 )
 
-// noIndex leaves the search values out of documents read back.
-var noIndex = bson.D{{Key: "s", Value: 0}}
-
 // Read returns the current version of a resource. When there is none, the
 // error wraps [resource.ErrNotFound]. When the current version is a delete,
 // Read returns that record (Deleted, with its Version and Updated) and an
 // error wrapping [resource.ErrDeleted].
+//
+// It takes two lookups by _id: the current document names the version,
+// the history holds it.
 func (s *Store) Read(ctx context.Context, typ, id string) (*Record, error) {
-	var d doc
-	err := s.db.Collection(typ).FindOne(ctx, bson.D{{Key: "_id", Value: id}},
-		options.FindOne().SetProjection(noIndex)).Decode(&d)
-	if err != nil {
-		return nil, fmt.Errorf("read %s/%s: %w", typ, id, notFound(err))
+	for range maxReads {
+		var d doc
+		err := s.db.Collection(typ).FindOne(ctx, bson.D{{Key: "_id", Value: id}},
+			options.FindOne().SetProjection(currentFields)).Decode(&d)
+		if err != nil {
+			return nil, fmt.Errorf("read %s/%s: %w", typ, id, notFound(err))
+		}
+		recs, err := s.versions(ctx, typ, []hit{{id: id, v: d.V, j: d.J}})
+		if errors.Is(err, errStale) {
+			continue // a rollback took the version away: read again
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s/%s: %w", typ, id, err)
+		}
+		return recordOf(typ, recs[0])
 	}
-	return recordOf(typ, &d)
+	return nil, fmt.Errorf("read %s/%s: %w", typ, id, errUnsettled)
 }
 
 // ReadVersion returns one version of a resource from its history. When
@@ -37,11 +47,15 @@ func (s *Store) ReadVersion(ctx context.Context, typ, id string, version int64) 
 	var d doc
 	err := s.db.Collection(typ+historySuffix).FindOne(ctx,
 		bson.D{{Key: "_id", Value: historyKey(id, version)}},
-		options.FindOne().SetProjection(noIndex)).Decode(&d)
+		options.FindOne().SetProjection(recordFields)).Decode(&d)
 	if err != nil {
 		return nil, fmt.Errorf("read %s/%s version %d: %w", typ, id, version, notFound(err))
 	}
-	return recordOf(typ, &d)
+	r, err := d.record(typ)
+	if err != nil {
+		return nil, err
+	}
+	return recordOf(typ, r)
 }
 
 // History returns one page of the versions of a resource, or of every
@@ -73,6 +87,7 @@ func (s *Store) History(ctx context.Context, typ, id string, p Page) ([]*Record,
 	}
 	c := s.db.Collection(typ + historySuffix)
 
+	// TODO(#2): FerretDB scans every version of typ for a history, bodies included, twice.
 	total, err := c.CountDocuments(ctx, filter)
 	if err != nil {
 		return nil, 0, fmt.Errorf("history %s: %w", typ, err)
@@ -83,7 +98,7 @@ func (s *Store) History(ctx context.Context, typ, id string, p Page) ([]*Record,
 
 	opts := options.Find().
 		SetSort(bson.D{{Key: "ts", Value: -1}, {Key: "id", Value: 1}, {Key: "v", Value: -1}}).
-		SetProjection(noIndex).
+		SetProjection(recordFields).
 		SetSkip(int64(max(p.Offset, 0))).
 		SetLimit(int64(p.Count))
 	cur, err := c.Find(ctx, filter, opts)
@@ -97,13 +112,9 @@ func (s *Store) History(ctx context.Context, typ, id string, p Page) ([]*Record,
 	return recs, int(total), nil
 }
 
-// recordOf turns a document read by id into a record, with the error
-// Read reports for a delete.
-func recordOf(typ string, d *doc) (*Record, error) {
-	r, err := d.record(typ)
-	if err != nil {
-		return nil, err
-	}
+// recordOf returns a record read by id, with the error Read reports for
+// a delete.
+func recordOf(typ string, r *Record) (*Record, error) {
 	if r.Deleted {
 		return r, fmt.Errorf("read %s/%s: %w", typ, r.ID, resource.ErrDeleted)
 	}

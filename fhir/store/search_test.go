@@ -73,6 +73,21 @@ func dates(rs ...search.Range) search.Field {
 	return search.Field{Ranges: rs}
 }
 
+// forLayouts runs fn on a fresh store in the layout of the server at
+// hand (subtest OwnLayout), then on one in the layout of the other kind
+// of server (OtherLayout, see [store.Store.SwapLayout]).
+func forLayouts(t *testing.T, fn func(t *testing.T, s *store.Store)) {
+	for _, name := range []string{"OwnLayout", "OtherLayout"} {
+		t.Run(name, func(t *testing.T) {
+			s := storetest.New(t)
+			if name == "OtherLayout" {
+				s.SwapLayout()
+			}
+			fn(t, s)
+		})
+	}
+}
+
 // loadFixture stores c1 to c4, and c5 deleted, last updated:
 // c1 2024-03-01T10:00, c2 2024-03-01T11:00, c3 2024-03-02T10:00,
 // c4 2024-03-03T00:00.
@@ -148,8 +163,6 @@ func ids(recs []*store.Record) []string {
 }
 
 func TestSearch_Clauses(t *testing.T) {
-	s := storetest.New(t)
-	loadFixture(t, s)
 	seconds := search.Range{Lo: time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC)}
 	seconds.Hi = seconds.Lo.Add(time.Second)
 
@@ -200,11 +213,14 @@ func TestSearch_Clauses(t *testing.T) {
 		{"UpdatedSa", q(date(pUpdated, search.PrefixSa, day("2024-03-01"))), []string{"c3", "c4"}},
 		{"UpdatedEb", q(date(pUpdated, search.PrefixEb, day("2024-03-02"))), []string{"c1", "c2"}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			checkSearch(t, s, tt.query, tt.want)
-		})
-	}
+	forLayouts(t, func(t *testing.T, s *store.Store) {
+		loadFixture(t, s)
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				checkSearch(t, s, tt.query, tt.want)
+			})
+		}
+	})
 }
 
 // checkSearch runs a query and its count and compares them with want.
@@ -229,8 +245,6 @@ func checkSearch(t *testing.T, s *store.Store, query *search.Query, want []strin
 }
 
 func TestSearch_DatePrefixes(t *testing.T) {
-	s := storetest.New(t)
-	loadFixture(t, s)
 	// created: c1 2024-01-10, c2 2024-01-15, c3 2024-02-01, c4 none.
 	// period: c1 2023-01 and 2024-06, c2 2023-03, others none.
 	tests := []struct {
@@ -269,23 +283,24 @@ func TestSearch_DatePrefixes(t *testing.T) {
 		{"MultiEb", date(pPeriod, search.PrefixEb, month("2023-03")), []string{"c1"}},
 		{"MultiEqAnd", date(pPeriod, search.PrefixEq, month("2023-03")), []string{"c2"}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			checkSearch(t, s, q(tt.clause), tt.want)
-		})
-	}
+	forLayouts(t, func(t *testing.T, s *store.Store) {
+		loadFixture(t, s)
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				checkSearch(t, s, q(tt.clause), tt.want)
+			})
+		}
 
-	t.Run("MultiEqWithOtherClause", func(t *testing.T) {
-		query := q(keys(pPatient, "", "p1"), date(pPeriod, search.PrefixEq, span("2023-01-15", "2024-06-15")))
-		checkSearch(t, s, query, []string{"c2"})
+		t.Run("MultiEqWithOtherClause", func(t *testing.T) {
+			period := date(pPeriod, search.PrefixEq, span("2023-01-15", "2024-06-15"))
+			query := q(keys(pPatient, "", "p1"), period)
+			checkSearch(t, s, query, []string{"c2"})
+		})
 	})
 }
 
 func TestSearch_Paging(t *testing.T) {
 	ctx := context.Background()
-	s := storetest.New(t)
-	loadFixture(t, s)
-
 	tests := []struct {
 		name     string
 		clauses  []search.Clause
@@ -306,26 +321,32 @@ func TestSearch_Paging(t *testing.T) {
 		{"ExactLast", []search.Clause{date(pPeriod, search.PrefixEq, span("2023-01-01", "2024-07-01"))},
 			1, 1, []string{"c2"}, false},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			query := &search.Query{Type: "Claim", Clauses: tt.clauses, Count: tt.count, Offset: tt.offset}
-			got, more, err := s.Search(ctx, query)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !slices.Equal(ids(got), tt.want) || more != tt.wantMore {
-				t.Errorf("Search: got %v (more %v), want %v (more %v)", ids(got), more, tt.want, tt.wantMore)
-			}
-		})
-	}
+	forLayouts(t, func(t *testing.T, s *store.Store) {
+		loadFixture(t, s)
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				query := &search.Query{Type: "Claim", Clauses: tt.clauses,
+					Count: tt.count, Offset: tt.offset}
+				got, more, err := s.Search(ctx, query)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(ids(got), tt.want) || more != tt.wantMore {
+					t.Errorf("Search: got %v (more %v), want %v (more %v)",
+						ids(got), more, tt.want, tt.wantMore)
+				}
+			})
+		}
 
-	if n, err := s.Count(ctx, &search.Query{Type: "Claim", SummaryCount: true}); err != nil || n != 4 {
-		t.Errorf("Count: got %d, %v, want 4", n, err)
-	}
-	got, more, err := s.Search(ctx, &search.Query{Type: "Nothing", Count: 10})
-	if err != nil || len(got) != 0 || more {
-		t.Errorf("Search of an empty type: got %v, %v, %v", ids(got), more, err)
-	}
+		n, err := s.Count(ctx, &search.Query{Type: "Claim", SummaryCount: true})
+		if err != nil || n != 4 {
+			t.Errorf("Count: got %d, %v, want 4", n, err)
+		}
+		got, more, err := s.Search(ctx, &search.Query{Type: "Nothing", Count: 10})
+		if err != nil || len(got) != 0 || more {
+			t.Errorf("Search of an empty type: got %v, %v, %v", ids(got), more, err)
+		}
+	})
 }
 
 func TestSearch_Unsupported(t *testing.T) {
@@ -349,4 +370,69 @@ func TestSearch_Unsupported(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestSearch_Separators(t *testing.T) {
+	// Packed keys close each entry with \x1f and follow the code with
+	// \x1e (or \x1d for a string as written): values holding them must
+	// not pass for other entries, and still be found.
+	pNa := &search.Param{Code: "na", Resource: "Claim", Type: search.TypeString}
+	const forged = "x\x1fstatus\x1eactive\x1f"
+	tests := []struct {
+		name   string
+		clause search.Clause
+		want   []string
+	}{
+		{"NoForgedToken", keys(pStatus, "", "active"), []string{"c2"}},
+		{"NoForgedPresence", missing(pStatus, true), []string{"c1"}},
+		{"StringPrefix", keys(pName, "", "x\x1fstatus"), []string{"c1"}},
+		{"StringContains", keys(pName, search.ModifierContains, "status\x1eact"), []string{"c1"}},
+		{"StringExact", keys(pName, search.ModifierExact, "X"+forged), []string{"c1"}},
+		{"URI", keys(pURL, "", "http://example.org/\x1d"), []string{"c1"}},
+		{"CodePrefixOfAnother", keys(pNa, "", "x"), []string{}},
+		{"CodePrefixOfAnotherMissing", missing(pNa, true), []string{"c1", "c2"}},
+	}
+	forLayouts(t, func(t *testing.T, s *store.Store) {
+		mustPut(t, s, rec("Claim", "c1", 1, search.Index{
+			"name": text(forged, "X"+forged),
+			"url":  {Keys: []string{"http://example.org/\x1d"}},
+		}), 0)
+		mustPut(t, s, rec("Claim", "c2", 1, search.Index{"status": tokens("active")}), 0)
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				checkSearch(t, s, q(tt.clause), tt.want)
+			})
+		}
+	})
+}
+
+func TestSearch_Filters(t *testing.T) {
+	ctx := context.Background()
+	// Patient p1 or status active: c1 and c2 (p1), c3 (active).
+	p1OrActive := search.Filter{{keys(pPatient, "", "p1")}, {keys(pStatus, "", "active")}}
+	forLayouts(t, func(t *testing.T, s *store.Store) {
+		loadFixture(t, s)
+		query := q()
+		query.Filters = []search.Filter{p1OrActive}
+		checkSearch(t, s, query, []string{"c1", "c2", "c3"})
+
+		query = q(keys(pStatus, search.ModifierNot, "cancelled"))
+		query.Filters = []search.Filter{p1OrActive}
+		checkSearch(t, s, query, []string{"c1", "c3"})
+
+		query.Filters = []search.Filter{{}}
+		checkSearch(t, s, query, []string{})
+
+		// c5 was deleted: its first version matches, its delete has no
+		// search values.
+		page := store.Page{Count: 10, Filters: []search.Filter{p1OrActive}}
+		got, total, err := s.History(ctx, "Claim", "", page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"c3/1", "c2/1", "c1/1", "c5/1"}
+		if !slices.Equal(versions(got), want) || total != 4 {
+			t.Errorf("History: got %v (total %d), want %v (total 4)", versions(got), total, want)
+		}
+	})
 }

@@ -50,6 +50,12 @@ type Store struct {
 	// ferret is set when the server is FerretDB v1, embedded or not: its
 	// queries avoid what FerretDB v1 cannot run or runs as a scan.
 	ferret bool
+	// packed selects the layout for a server that scans every query other
+	// than {_id: value}, decoding each document (FerretDB v1): search keys
+	// packed into one string (see packed.go), versions read back one
+	// lookup at a time, no indexes for search parameters, which such a
+	// server would only maintain. It is set with ferret.
+	packed bool
 
 	// The embedded server, when there is one.
 	fdb     *ferretdb.FerretDB
@@ -109,6 +115,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		_ = s.Close(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("open store: %w", err)
 	}
+	s.packed = s.ferret
 	if s.Embedded() {
 		if err := s.ensureExisting(ctx); err != nil {
 			_ = s.Close(context.WithoutCancel(ctx))

@@ -75,11 +75,10 @@ func (s *Store) put(ctx context.Context, w Write, journal string) error {
 		}
 	}
 
-	d, err := newDoc(r, journal)
+	h, err := s.newVersion(r, journal, cur.J)
 	if err != nil {
 		return fmt.Errorf("put %s/%s: %w", typ, id, err)
 	}
-	h := d.history(cur.J)
 	raw, err := bson.Marshal(h)
 	if err != nil {
 		return fmt.Errorf("put %s/%s: %w", typ, id, err)
@@ -97,7 +96,7 @@ func (s *Store) put(ctx context.Context, w Write, journal string) error {
 		return fmt.Errorf("put %s/%s: %w", typ, id, err)
 	}
 
-	swapped, err := s.swap(ctx, typ, id, cur, d)
+	swapped, err := s.swap(ctx, typ, id, cur, h.current())
 	if isTooLarge(err) {
 		// Nobody could roll it forward either.
 		return tooLarge(typ, id, errors.Join(err, s.deleteHistory(ctx, typ, h)))

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fhirbill/fhirbill/fhir/resource"
+	"github.com/fhirbill/fhirbill/fhir/search"
 	"github.com/fhirbill/fhirbill/fhir/store"
 	"github.com/fhirbill/fhirbill/fhir/store/storetest"
 )
@@ -129,6 +130,48 @@ func TestStore_RollForward(t *testing.T) {
 	if got, err := s.Read(ctx, "Claim", "c2"); err != nil || got.Version != 1 {
 		t.Errorf("Read after roll-forward of a create: got %v, %v, want version 1", got, err)
 	}
+}
+
+func TestStore_ReadTakenVersion(t *testing.T) {
+	// A read finds the current version, then reads it from the history.
+	// In between, the rollback of the group that wrote that version may
+	// take it away (restoring the previous one, then deleting the history
+	// document), and another writer may claim the version number again.
+	// Such a read tries again; frozen in that moment, it must fail rather
+	// than give the other write, or nothing, as the version it found.
+	ctx := context.Background()
+	s := storetest.New(t)
+	active := search.Index{"status": tokens("active")}
+	mustPut(t, s, rec("Claim", "c1", 1, active), 0)
+	w := store.Write{Record: rec("Claim", "c1", 2, active), Prev: 1}
+	g, err := s.WriteJournal(ctx, []store.Write{w}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutInGroup(ctx, w, g); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteVersion(ctx, "Claim", "c1", 2); err != nil {
+		t.Fatal(err)
+	}
+	check := func(moment string) {
+		t.Helper()
+		got, err := s.Read(ctx, "Claim", "c1")
+		if err == nil || errors.Is(err, resource.ErrNotFound) {
+			t.Errorf("Read, %s: got %v, %v, want an error other than ErrNotFound", moment, got, err)
+		}
+		if got, _, err := s.Search(ctx, q(keys(pStatus, "", "active"))); err == nil {
+			t.Errorf("Search, %s: got %v, want an error", moment, ids(got))
+		}
+	}
+	check("version gone")
+
+	other := rec("Claim", "c1", 2, active)
+	other.Body = []byte(`{"other":true}`)
+	if err := s.WriteOrphan(ctx, store.Write{Record: other, Prev: 1}, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	check("version claimed again")
 }
 
 // groupFixture stores Claim c1 (versions 1, 2) and Claim c2 (version 1, then
