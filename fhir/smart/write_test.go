@@ -1,8 +1,14 @@
 package smart_test
 
 import (
+	"context"
+	"errors"
+	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/fhirbill/fhirbill/fhir/resource"
+	"github.com/fhirbill/fhirbill/fhir/rest"
 )
 
 // TestPatientWrites_OutsideCompartment checks that patient/ scopes write
@@ -193,5 +199,82 @@ func TestPatientScope_WithoutPatientContext(t *testing.T) {
 	}
 	if _, diag := outcome(r); !strings.Contains(diag, "no patient in context") {
 		t.Errorf("diagnostics %q, want it to say the token has no patient in context", diag)
+	}
+}
+
+// TestOperation_WritesAsCaller checks that an operation's writes on its
+// caller's behalf stay within the caller's access: what it reads to
+// replace and what it stores, of the types it says it writes
+// (rest.Operation.Writes), are checked as the caller's own update would
+// be. A type it writes by its own rules, not named in Writes, is not.
+func TestOperation_WritesAsCaller(t *testing.T) {
+	e := start(t)
+	twoPatients(e)
+	api := e.srv.API
+	// $put stores the Invoice posted in place of the current version, as
+	// billing's $submit stores a Claim: read, then commit. $put-noted also
+	// stores a ChargeItem of patient b's, by its own rule.
+	put := func(note bool) func(ctx context.Context, req *rest.OperationRequest) (*rest.OperationResponse, error) {
+		return func(ctx context.Context, req *rest.OperationRequest) (*rest.OperationResponse, error) {
+			r, err := resource.Parse(req.Body)
+			if err != nil {
+				return nil, err
+			}
+			_, v, err := api.ReadResource(ctx, r.Type(), r.ID())
+			if err != nil && !errors.Is(err, resource.ErrNotFound) {
+				return nil, err
+			}
+			changes := []rest.Change{{Resource: r, Prev: v}}
+			if note {
+				ci, err := resource.Parse([]byte(chargeItem("ci-note", "b")))
+				if err != nil {
+					return nil, err
+				}
+				changes = append(changes, rest.Change{Resource: ci})
+			}
+			if _, err := api.Commit(ctx, changes); err != nil {
+				return nil, err
+			}
+			return &rest.OperationResponse{Status: http.StatusOK, Body: []byte(`{"resourceType":"Parameters"}`)}, nil
+		}
+	}
+	api.RegisterOperation(&rest.Operation{Name: "put", Types: []string{"Invoice"}, Type: true,
+		Writes: []string{"Invoice"}, Handle: put(false)})
+	api.RegisterOperation(&rest.Operation{Name: "put-noted", Types: []string{"Invoice"}, Type: true,
+		Writes: []string{"Invoice"}, Handle: put(true)})
+
+	tok := e.token("launch/patient patient/*.cruds", "a")
+	admin := e.token("system/*.rs", "")
+	tests := []struct {
+		name, op, body string
+		want           int
+	}{
+		{"Own", "$put", invoice("op-a", "a", "draft", ""), 200},
+		{"NewForOther", "$put", invoice("op-b", "b", "draft", ""), 403},
+		{"NamingOther", "$put", invoice("op-ab", "a", "draft", "Patient/b"), 403},
+		{"ReplacingOthers", "$put", invoice("inv-b", "a", "draft", ""), 403},
+		{"OwnWithNote", "$put-noted", invoice("op-a2", "a", "draft", ""), 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.as(tok, "POST", "/Invoice/"+tt.op, tt.body)
+			if r.Status != tt.want {
+				t.Fatalf("got %d, want %d: %.300s", r.Status, tt.want, r.Body)
+			}
+			if tt.want == 403 && strings.Contains(string(r.Body), "inv-b") {
+				t.Errorf("the refusal names the resource it hides: %s", r.Body)
+			}
+		})
+	}
+	for id, want := range map[string]int{"op-a": 200, "op-b": 404, "op-ab": 404, "op-a2": 200} {
+		if r := e.as(admin, "GET", "/Invoice/"+id, ""); r.Status != want {
+			t.Errorf("Invoice/%s after the operations: got %d, want %d", id, r.Status, want)
+		}
+	}
+	if r := e.as(admin, "GET", "/Invoice/inv-b", ""); r.JSON()["subject"].(map[string]any)["reference"] != "Patient/b" {
+		t.Errorf("inv-b after the refused $put: %s, want b's still", r.Body)
+	}
+	if r := e.as(admin, "GET", "/ChargeItem/ci-note", ""); r.Status != 200 {
+		t.Errorf("the ChargeItem $put-noted writes by its own rule: got %d, want 200", r.Status)
 	}
 }
