@@ -39,11 +39,11 @@ func (f *ehrFlags) newSyncer(api *rest.Server, st *store.Store, bill ehr.BillFun
 	return ehr.NewSyncer(ehr.Config{Connections: conns, Records: api, State: st, Bill: bill, Logger: logger})
 }
 
-// startEHR bills the finished Encounters EHRs push, and, with
+// startEHR bills the finished Encounters EHRs push (see pushBilling), and, with
 // --ehr-config, registers $ehr-sync and starts the per-connection
 // scheduler for serve.
 func startEHR(ctx context.Context, f ehrFlags, api *rest.Server, st *store.Store, b *billing.Biller, logger *slog.Logger) error {
-	api.AddCommitHook(ehr.BillPushed(billFunc(b), logger))
+	api.AddCommitHook(pushBilling(api, b, logger))
 	s, err := f.newSyncer(api, st, billFunc(b), logger)
 	if err != nil || s == nil {
 		return err
@@ -55,4 +55,20 @@ func startEHR(ctx context.Context, f ehrFlags, api *rest.Server, st *store.Store
 		logger.Info("ehr connection", "ehr", name, "base", c.Base, "interval", c.Interval.String(), "key", c.Key())
 	}
 	return nil
+}
+
+// pushBilling is the commit hook that bills the finished Encounters
+// clients store, as a $bill by the client would: only when the client
+// may invoke $bill on the Encounter, and then with $bill's writes held to
+// the client's access (rest.Server.AuthorizeOperation). A client that may
+// write Encounters but not bill them leaves them unbilled.
+func pushBilling(api *rest.Server, b *billing.Biller, logger *slog.Logger) rest.CommitHook {
+	return ehr.BillPushed(func(ctx context.Context, encounterID string) error {
+		ctx, err := api.AuthorizeOperation(ctx, "bill", "Encounter", encounterID)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ehr.ErrNotAllowed, err)
+		}
+		_, err = b.Bill(ctx, encounterID)
+		return err
+	}, logger)
 }

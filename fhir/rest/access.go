@@ -58,6 +58,22 @@ type Access interface {
 	AllowWrite(typ string, in Interaction, id string, idx search.Index) error
 }
 
+// clientNamer is an Access that names its client: fhir/smart's Grant.
+type clientNamer interface {
+	// Client returns the client id, for logs.
+	Client() string
+}
+
+// ClientID returns the id of the client whose request ctx belongs to, for
+// logs: what its Access names with a Client() string method; "" when it
+// names none or auth is off.
+func ClientID(ctx context.Context) string {
+	if c, ok := ctx.Value(accessKey{}).(clientNamer); ok {
+		return c.Client()
+	}
+	return ""
+}
+
 // AuthError refuses a request: 401 when the credentials are missing or not
 // valid, 403 when they do not allow the interaction. It becomes an
 // OperationOutcome and a WWW-Authenticate challenge (RFC 6750 §3).

@@ -86,6 +86,9 @@ func (sc Scope) grants(typ string, need perm) bool {
 	return sc.Level != "patient" || !shared[typ] || need&writePerms == 0
 }
 
+// Client returns the token's client id, for logs.
+func (g *Grant) Client() string { return g.ClientID }
+
 // Allow implements [rest.Access]: the union of what the token's scopes
 // grant for in on typ, each patient scope within the patient's
 // compartment and each v2 query scope within its query, ANDed with the
