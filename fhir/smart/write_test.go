@@ -278,3 +278,46 @@ func TestOperation_WritesAsCaller(t *testing.T) {
 		t.Errorf("the ChargeItem $put-noted writes by its own rule: got %d, want 200", r.Status)
 	}
 }
+
+// TestConditionalCreate_MatchNeedsRead checks that a conditional create
+// whose If-None-Exist finds a resource shows it only to a caller who may
+// read it: with create access alone, the answer is the 200 without the
+// resource (as Prefer: return=minimal), in a plain POST and in batch and
+// transaction entries, so that c does not read what r guards.
+func TestConditionalCreate_MatchNeedsRead(t *testing.T) {
+	e := start(t)
+	e.put("Invoice", "secret", `{"resourceType":"Invoice","id":"secret","identifier":[{"system":"urn:test","value":"cc"}],`+
+		`"status":"issued","subject":{"reference":"Patient/p1"},"totalNet":{"value":1234.56,"currency":"USD"}}`)
+	post := `{"resourceType":"Invoice","identifier":[{"system":"urn:test","value":"cc"}],"status":"draft","subject":{"reference":"Patient/p1"}}`
+	bundle := func(typ string) string {
+		return `{"resourceType":"Bundle","type":"` + typ + `","entry":[{"resource":` + post +
+			`,"request":{"method":"POST","url":"Invoice","ifNoneExist":"identifier=urn:test|cc"}}]}`
+	}
+	for _, tt := range []struct {
+		name, scope string
+		shown       bool
+	}{
+		{"CreateOnly", "system/Invoice.c", false},
+		{"CreateAndRead", "system/Invoice.cr", true},
+	} {
+		tok := e.ext(tt.scope, "")
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.srv.Do("POST", "/Invoice", []byte(post), "Authorization", "Bearer "+tok, "If-None-Exist", "identifier=urn:test|cc")
+			if r.Status != 200 {
+				t.Fatalf("conditional create: got %d, want 200 (the match): %s", r.Status, r.Body)
+			}
+			if got := strings.Contains(string(r.Body), "1234.56"); got != tt.shown {
+				t.Errorf("conditional create: the match shown %v, want %v: %s", got, tt.shown, r.Body)
+			}
+			for _, typ := range []string{"batch", "transaction"} {
+				r := e.as(tok, "POST", "", bundle(typ))
+				if r.Status != 200 || entryStatus(r) != 200 {
+					t.Fatalf("%s: got %d (entry %d), want 200: %s", typ, r.Status, entryStatus(r), r.Body)
+				}
+				if got := strings.Contains(string(r.Body), "1234.56"); got != tt.shown {
+					t.Errorf("%s: the match shown %v, want %v: %s", typ, got, tt.shown, r.Body)
+				}
+			}
+		})
+	}
+}
