@@ -104,7 +104,9 @@ func (s *Server) operation(c echo.Context, typ, id, name string) error {
 	if err := s.allowOperation(ctx, op, typ, id, c.Request().Method); err != nil {
 		return err
 	}
-	if c.Request().Method == http.MethodPost && !op.ReadOnly {
+	if !op.ReadOnly {
+		// Also for GET, which must change nothing: should a handler
+		// write anyway, its writes are checked.
 		ctx = s.onBehalf(ctx, op, typ)
 	}
 	req := &OperationRequest{Name: op.Name, Type: typ, ID: id, Method: c.Request().Method, Query: c.QueryParams()}
