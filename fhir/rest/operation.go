@@ -259,8 +259,8 @@ func (s *Server) replaceAllowed(ctx context.Context, rec *store.Record) error {
 		return err
 	}
 	if !ok {
-		return &AuthError{Status: http.StatusForbidden, Code: "insufficient_scope",
-			Detail: fmt.Sprintf("$%s would change a %s outside what the token's scopes and context allow", ob.op, rec.Type)}
+		return &AuthError{Status: http.StatusForbidden, Code: "insufficient_scope", Detail: fmt.Sprintf(
+			"$%s would change a %s outside what the token's scopes and context allow", ob.op, rec.Type)}
 	}
 	return s.writeAllowed(ctx, InteractionUpdate, rec)
 }

@@ -140,9 +140,10 @@ func TestVerify_ClaimsAndHeaders(t *testing.T) {
 func TestTokenEndpoint_ClientAndMethod(t *testing.T) {
 	key := ecKey(t, elliptic.P384())
 	jwks := jwksOf(t, map[string]crypto.PublicKey{"c1": &key.PublicKey})
+	other := jwksOf(t, map[string]crypto.PublicKey{"c2": &ecKey(t, elliptic.P384()).PublicKey})
 	e := start(t,
 		smart.Client{ID: "ehr-1", JWKS: jwks, Scope: "system/Invoice.rs"},
-		smart.Client{ID: "ehr-2", JWKS: jwksOf(t, map[string]crypto.PublicKey{"c2": &ecKey(t, elliptic.P384()).PublicKey}), Scope: "system/*.cruds"})
+		smart.Client{ID: "ehr-2", JWKS: other, Scope: "system/*.cruds"})
 	endpoint := e.srv.Base + "/auth/token"
 	now := time.Now()
 	claims := func(jti string) jwt.MapClaims {
@@ -186,7 +187,8 @@ func TestTokenEndpoint_ClientAndMethod(t *testing.T) {
 	for _, tt := range []struct {
 		name, assertion, wantDesc string
 	}{
-		{"AssertionCrit", signWith(t, jwt.SigningMethodES384, key, map[string]any{"kid": "c1", "crit": []string{"exp"}}, claims("j-crit")), "crit"},
+		{"AssertionCrit", signWith(t, jwt.SigningMethodES384, key,
+			map[string]any{"kid": "c1", "crit": []string{"exp"}}, claims("j-crit")), "crit"},
 		{"AssertionExpString", sign(t, jwt.SigningMethodES384, key, "c1", jwt.MapClaims{"iss": "ehr-1", "sub": "ehr-1", "aud": endpoint,
 			"jti": "j-str", "exp": strconv.FormatInt(now.Add(4*time.Minute).Unix(), 10)}), "exp must be a number"},
 		{"AssertionNoSub", sign(t, jwt.SigningMethodES384, key, "c1", jwt.MapClaims{"iss": "ehr-1", "aud": endpoint,

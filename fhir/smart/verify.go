@@ -216,11 +216,13 @@ func (s *Server) checkLifetime(c *accessClaims) error {
 			return errors.New("the token lacks a required claim (iat)")
 		}
 		if c.ExpiresAt.Sub(c.IssuedAt.Time) > MaxIssueTTL {
-			return fmt.Errorf("the token's lifetime (exp - iat) is longer than the %s this server issues", MaxIssueTTL)
+			return fmt.Errorf("the token's lifetime (exp - iat) is longer than the %s this server issues",
+				MaxIssueTTL)
 		}
 	}
 	if c.ExpiresAt.After(s.cfg.Now().Add(MaxIssueTTL + leeway)) {
-		return fmt.Errorf("the token's lifetime is longer than this server accepts: exp is more than %s ahead", MaxIssueTTL)
+		return fmt.Errorf("the token's lifetime is longer than this server accepts: "+
+			"exp is more than %s ahead", MaxIssueTTL)
 	}
 	return nil
 }

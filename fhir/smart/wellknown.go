@@ -123,7 +123,8 @@ func (s *Server) Mount(api *rest.Server) {
 	api.Mount(http.MethodGet, JWKSPath, jsonHandler(s.jwks))
 	// The token endpoint answers every method as OAuth does (405 but for
 	// POST), never falling through to the FHIR API's 401.
-	for _, m := range []string{http.MethodPost, http.MethodGet, http.MethodHead, http.MethodPut, http.MethodDelete, http.MethodPatch} {
+	methods := []string{http.MethodPost, http.MethodGet, http.MethodHead, http.MethodPut, http.MethodDelete, http.MethodPatch}
+	for _, m := range methods {
 		api.Mount(m, TokenPath, http.HandlerFunc(s.handleToken))
 	}
 }

@@ -38,7 +38,8 @@ func TestPatientWrites_OutsideCompartment(t *testing.T) {
 	}{
 		{"PutPriceList", "PUT", "/ChargeItemDefinition/0000", price},
 		{"PostPriceList", "POST", "/ChargeItemDefinition", strings.Replace(price, `"id":"0000",`, "", 1)},
-		{"ConditionalUpdatePriceList", "PUT", "/ChargeItemDefinition?url=http://evil.example/0000", strings.Replace(price, `"id":"0000",`, "", 1)},
+		{"ConditionalUpdatePriceList", "PUT", "/ChargeItemDefinition?url=http://evil.example/0000",
+			strings.Replace(price, `"id":"0000",`, "", 1)},
 		{"PutOrganization", "PUT", "/Organization/ins-a", `{"resourceType":"Organization","id":"ins-a","name":"Mine now"}`},
 		{"PostPractitioner", "POST", "/Practitioner", `{"resourceType":"Practitioner","name":[{"family":"Quack"}]}`},
 		{"DeleteOrganization", "DELETE", "/Organization/ins-a", ""},
@@ -89,6 +90,7 @@ func TestPatientWrites_OtherPatient(t *testing.T) {
 	admin := e.token("system/*.rs", "")
 	b := e.token("launch/patient patient/*.rs", "b")
 
+	const insurer = `,"payor":[{"reference":"Organization/ins-a"}]`
 	cov := func(id, extra string) string {
 		s := `{"resourceType":"Coverage",`
 		if id != "" {
@@ -113,14 +115,15 @@ func TestPatientWrites_OtherPatient(t *testing.T) {
 		entry                    bool // the status is the batch entry's
 	}{
 		{name: "CreateInvoiceForOtherRecipient", method: "POST", path: "/Invoice", body: injected},
-		{name: "ConditionalCreate", method: "POST", path: "/Invoice", body: injected, header: []string{"If-None-Exist", "identifier=urn:test|inj"}},
+		{name: "ConditionalCreate", method: "POST", path: "/Invoice", body: injected,
+			header: []string{"If-None-Exist", "identifier=urn:test|inj"}},
 		{name: "UpdateAsCreate", method: "PUT", path: "/Invoice/inj1", body: withID(injected, "inj1")},
 		{name: "ConditionalUpdate", method: "PUT", path: "/Invoice?identifier=urn:test|inj", body: injected},
 		{name: "Transaction", method: "POST", path: "", body: bundle("transaction", "POST", "Invoice", injected)},
 		{name: "Batch", method: "POST", path: "", body: bundle("batch", "POST", "Invoice", injected), entry: true},
 		{name: "UpdateOwnToNameOther", method: "PUT", path: "/Invoice/inv-a-only", body: invoice("inv-a-only", "a", "issued", "Patient/b")},
-		{name: "CoverageSubscriber", method: "POST", path: "/Coverage", body: cov("", `,"subscriber":{"reference":"Patient/b"},"payor":[{"reference":"Organization/ins-a"}]`)},
-		{name: "CoveragePolicyHolder", method: "POST", path: "/Coverage", body: cov("", `,"policyHolder":{"reference":"Patient/b"},"payor":[{"reference":"Organization/ins-a"}]`)},
+		{name: "CoverageSubscriber", method: "POST", path: "/Coverage", body: cov("", `,"subscriber":{"reference":"Patient/b"}`+insurer)},
+		{name: "CoveragePolicyHolder", method: "POST", path: "/Coverage", body: cov("", `,"policyHolder":{"reference":"Patient/b"}`+insurer)},
 		{name: "CoveragePayor", method: "POST", path: "/Coverage", body: cov("", `,"payor":[{"reference":"Patient/b"}]`)},
 		// inv-a is in b's compartment too (b is its recipient): a changes
 		// or deletes it no more than b's own.
@@ -166,7 +169,7 @@ func TestPatientWrites_OtherPatient(t *testing.T) {
 		{"InvoiceToSelf", "POST", "/Invoice", invoice("", "a", "draft", "Patient/a")},
 		{"InvoiceToOrganization", "POST", "/Invoice", invoice("", "a", "draft", "Organization/ins-a")},
 		{"UpdateOwn", "PUT", "/Invoice/inv-a-only", invoice("inv-a-only", "a", "balanced", "Patient/a")},
-		{"CoveragePaidByInsurer", "POST", "/Coverage", cov("", `,"subscriber":{"reference":"Patient/a"},"payor":[{"reference":"Organization/ins-a"}]`)},
+		{"CoveragePaidByInsurer", "POST", "/Coverage", cov("", `,"subscriber":{"reference":"Patient/a"}`+insurer)},
 		{"DeleteOwn", "DELETE", "/Invoice/inv-a-only", ""},
 	}
 	for _, tt := range allowed {
