@@ -27,7 +27,11 @@ const (
 // follows from the Encounter: an insurer's token, which sees only
 // Claims, ClaimResponses and Coverage, needs no scope on them. $remit is
 // invoked on the Claim, so the caller must be able to read it: an
-// insurer's client answers only the claims sent to it.
+// insurer's client answers only the claims sent to it. While each runs,
+// rest holds its reads and writes of the types it names to the caller's
+// access (rest.Operation.Writes): $submit of a Claim under the
+// identifier of a Claim the caller cannot update is refused, and so is a
+// Claim or ClaimResponse it would store outside the caller's access.
 func registerClaims(api *rest.Server, b *billing.Biller) {
 	api.RegisterOperation(&rest.Operation{
 		Name: "claim", Definition: opClaim, Types: []string{"Encounter"}, Instance: true,

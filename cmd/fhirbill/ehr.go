@@ -54,10 +54,10 @@ func newSyncer(
 	return ehr.NewSyncer(ehr.Config{Connections: conns, Records: api, State: st, Bill: bill, Logger: logger})
 }
 
-// startEHR bills the finished Encounters EHRs push, and, with
-// connections, registers $ehr-sync and starts the per-connection
-// scheduler until ctx ends. It returns the syncer, nil without
-// connections.
+// startEHR bills the finished Encounters EHRs push (see pushBilling),
+// and, with connections, registers $ehr-sync and starts the
+// per-connection scheduler until ctx ends. It returns the syncer, nil
+// without connections.
 func startEHR(
 	ctx context.Context,
 	conns []*ehr.Connection,
@@ -66,7 +66,7 @@ func startEHR(
 	b *billing.Biller,
 	logger *slog.Logger,
 ) (*ehr.Syncer, error) {
-	api.AddCommitHook(ehr.BillPushed(billFunc(b), logger))
+	api.AddCommitHook(pushBilling(api, b, logger))
 	s, err := newSyncer(conns, api, st, billFunc(b), logger)
 	if err != nil || s == nil {
 		return nil, err
@@ -78,4 +78,20 @@ func startEHR(
 		logger.Info("ehr connection", "ehr", name, "base", c.Base, "interval", c.Interval.String(), "key", c.Key())
 	}
 	return s, nil
+}
+
+// pushBilling is the commit hook that bills the finished Encounters
+// clients store, as a $bill by the client would: only when the client
+// may invoke $bill on the Encounter, and then with $bill's writes held to
+// the client's access (rest.Server.AuthorizeOperation). A client that may
+// write Encounters but not bill them leaves them unbilled.
+func pushBilling(api *rest.Server, b *billing.Biller, logger *slog.Logger) rest.CommitHook {
+	return ehr.BillPushed(func(ctx context.Context, encounterID string) error {
+		ctx, err := api.AuthorizeOperation(ctx, "bill", "Encounter", encounterID)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ehr.ErrNotAllowed, err)
+		}
+		_, err = b.Bill(ctx, encounterID)
+		return err
+	}, logger)
 }

@@ -3,11 +3,17 @@ package ehr
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 
 	"github.com/fhirbill/fhirbill/fhir/rest"
 	"github.com/fhirbill/fhirbill/fhir/store"
 )
+
+// ErrNotAllowed is what a [BillFunc] given to [BillPushed] returns,
+// wrapped, when the client that stored an Encounter may not bill it: the
+// Encounter is then left unbilled, and the log says so at Info.
+var ErrNotAllowed = errors.New("ehr: the client that stored the encounter may not bill it")
 
 // BillPushed returns the REST commit hook ([rest.Config.OnCommit]) that
 // bills each finished Encounter a client stores: posted alone, put, or in
@@ -29,7 +35,13 @@ func BillPushed(bill BillFunc, logger *slog.Logger) rest.CommitHook {
 			if json.Unmarshal(rec.Body, &enc) != nil || enc.Status != "finished" {
 				continue
 			}
-			if err := bill(ctx, rec.ID); err != nil {
+			err := bill(ctx, rec.ID)
+			if errors.Is(err, ErrNotAllowed) {
+				logger.InfoContext(ctx, "pushed encounter not billed: its writer may not bill it",
+					"encounter_id", rec.ID, "client_id", rest.ClientID(ctx), "reason", err.Error())
+				continue
+			}
+			if err != nil {
 				logger.WarnContext(ctx, "pushed encounter not billed", "encounter", rec.ID, "err", err)
 				continue
 			}

@@ -48,6 +48,30 @@ type Access interface {
 	// resource read outside them is answered as not found. Refused: an
 	// *AuthError with status 403.
 	Allow(typ string, in Interaction) ([]search.Filter, error)
+	// AllowWrite reports whether the caller may write, by in (create,
+	// update or delete), the version of typ/id whose search values are
+	// idx: each version a write stores, and the current version an
+	// update or delete replaces. It holds Allow's filters and what
+	// filters cannot say, such as fhir/smart's rule that a patient's
+	// token writes only what names no other patient. Refused: an
+	// *AuthError with status 403.
+	AllowWrite(typ string, in Interaction, id string, idx search.Index) error
+}
+
+// clientNamer is an Access that names its client: fhir/smart's Grant.
+type clientNamer interface {
+	// Client returns the client id, for logs.
+	Client() string
+}
+
+// ClientID returns the id of the client whose request ctx belongs to, for
+// logs: what its Access names with a Client() string method; "" when it
+// names none or auth is off.
+func ClientID(ctx context.Context) string {
+	if c, ok := ctx.Value(accessKey{}).(clientNamer); ok {
+		return c.Client()
+	}
+	return ""
 }
 
 // AuthError refuses a request: 401 when the credentials are missing or not
@@ -87,6 +111,8 @@ type allowAll struct{}
 
 func (allowAll) Allow(string, Interaction) ([]search.Filter, error) { return nil, nil }
 
+func (allowAll) AllowWrite(string, Interaction, string, search.Index) error { return nil }
+
 // authorize is the middleware that checks credentials on every FHIR
 // endpoint but /metadata, and puts the caller's Access in the context.
 func (s *Server) authorize(next echo.HandlerFunc) echo.HandlerFunc {
@@ -104,8 +130,8 @@ func (s *Server) authorize(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// allow asks the caller's Access about in on typ.
-func (s *Server) allow(ctx context.Context, typ string, in Interaction) ([]search.Filter, error) {
+// access returns the caller's Access.
+func (s *Server) access(ctx context.Context) (Access, error) {
 	a, ok := ctx.Value(accessKey{}).(Access)
 	if !ok {
 		if s.auth != nil {
@@ -113,6 +139,15 @@ func (s *Server) allow(ctx context.Context, typ string, in Interaction) ([]searc
 			return nil, &AuthError{Status: http.StatusUnauthorized, Detail: "authentication required"}
 		}
 		a = allowAll{}
+	}
+	return a, nil
+}
+
+// allow asks the caller's Access about in on typ.
+func (s *Server) allow(ctx context.Context, typ string, in Interaction) ([]search.Filter, error) {
+	a, err := s.access(ctx)
+	if err != nil {
+		return nil, err
 	}
 	return a.Allow(typ, in)
 }
@@ -126,12 +161,9 @@ func (s *Server) visible(rec *store.Record, filters []search.Filter) (bool, erro
 	if rec == nil || rec.Deleted || len(rec.Body) == 0 {
 		return false, nil
 	}
-	idx := rec.Index
-	if idx == nil {
-		var err error
-		if idx, err = s.reg.Extract(rec.Type, rec.Body, s.base); err != nil {
-			return false, fmt.Errorf("index %s/%s: %w", rec.Type, rec.ID, err)
-		}
+	idx, err := s.index(rec)
+	if err != nil {
+		return false, err
 	}
 	for _, f := range filters {
 		if !f.Match(rec.ID, idx) {
@@ -139,6 +171,19 @@ func (s *Server) visible(rec *store.Record, filters []search.Filter) (bool, erro
 		}
 	}
 	return true, nil
+}
+
+// index returns the search values of rec, extracted when the store did
+// not return them.
+func (s *Server) index(rec *store.Record) (search.Index, error) {
+	if rec.Index != nil {
+		return rec.Index, nil
+	}
+	idx, err := s.reg.Extract(rec.Type, rec.Body, s.base)
+	if err != nil {
+		return nil, fmt.Errorf("index %s/%s: %w", rec.Type, rec.ID, err)
+	}
+	return idx, nil
 }
 
 // hide answers a record outside filters as not found.
@@ -163,22 +208,23 @@ func (s *Server) readAllowed(ctx context.Context, in Interaction, rec *store.Rec
 	return s.hide(rec, filters)
 }
 
-// writeAllowed checks that a resource written by in stays within the
-// caller's filters: writing outside them is forbidden.
+// writeAllowed checks that the caller may write rec by in: a version a
+// write stores, or the current version it replaces or deletes (see
+// [Access.AllowWrite]). Writing outside the caller's access is
+// forbidden.
 func (s *Server) writeAllowed(ctx context.Context, in Interaction, rec *store.Record) error {
-	filters, err := s.allow(ctx, rec.Type, in)
+	a, err := s.access(ctx)
 	if err != nil {
 		return err
 	}
-	ok, err := s.visible(rec, filters)
+	if rec.Deleted || len(rec.Body) == 0 {
+		return nil // no content: nobody's
+	}
+	idx, err := s.index(rec)
 	if err != nil {
 		return err
 	}
-	if !ok {
-		return &AuthError{Status: http.StatusForbidden, Code: "insufficient_scope",
-			Detail: fmt.Sprintf("the %s written is outside what the token's scopes and context allow", rec.Type)}
-	}
-	return nil
+	return a.AllowWrite(rec.Type, in, rec.ID, idx)
 }
 
 // authIssue is the OperationOutcome issue of an AuthError.

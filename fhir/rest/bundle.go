@@ -198,7 +198,7 @@ func (s *Server) entryResult(p *plan, minimal bool) entryJSON {
 		}
 		if !p.rec.Deleted {
 			e.FullURL = s.fullURL(p.rec)
-			if !minimal {
+			if !minimal && !p.noBody {
 				e.Resource = p.rec.Body
 			}
 		}

@@ -57,7 +57,7 @@ func (s *Server) planCreate(ctx context.Context, typ string, body []byte, ifNone
 		switch len(matches) {
 		case 0:
 		case 1:
-			return &plan{status: http.StatusOK, rec: matches[0]}, nil
+			return s.matched(ctx, matches[0])
 		default:
 			return nil, preconditionFailed("If-None-Exist matches more than one resource")
 		}

@@ -85,6 +85,9 @@ func (s *Server) planDelete(ctx context.Context, typ, id, ifMatch string) (*plan
 	} else if !ok {
 		return &plan{status: http.StatusNoContent}, nil
 	}
+	if err := s.writeAllowed(ctx, InteractionDelete, cur); err != nil {
+		return nil, err
+	}
 	if ifMatch != "" && ifMatch != "*" {
 		want, ok := parseETag(ifMatch)
 		if !ok {

@@ -4,8 +4,10 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -27,10 +29,13 @@ type Operation struct {
 	// Instance and Type say at which levels it is invoked on those types.
 	Instance, Type bool
 	// Writes lists the resource types a POST of the operation creates or
-	// updates, so that a caller needs create and update access to each;
-	// "*" for every type. Empty: a POST needs update access to the type
-	// it is invoked on (a system operation: to every type). See
-	// [Server.allowOperation].
+	// updates on its caller's behalf, so that a caller needs create and
+	// update access to each; "*" for every type. Empty: a POST needs
+	// update access to the type it is invoked on (a system operation: to
+	// every type). See [Server.allowOperation]. While the handler runs,
+	// its reads ([Server.ReadResource]) and commits ([Server.Commit]) of
+	// these types hold to the caller's access, as the caller's own
+	// updates would; other types it writes by its own rules.
 	Writes []string
 	// ReadOnly says a POST changes nothing stored
 	// (OperationDefinition.affectsState false, as for $translate): it then
@@ -95,8 +100,14 @@ func (s *Server) operation(c echo.Context, typ, id, name string) error {
 			return err
 		}
 	}
-	if err := s.allowOperation(c.Request().Context(), op, typ, id, c.Request().Method); err != nil {
+	ctx := c.Request().Context()
+	if err := s.allowOperation(ctx, op, typ, id, c.Request().Method); err != nil {
 		return err
+	}
+	if !op.ReadOnly {
+		// Also for GET, which must change nothing: should a handler
+		// write anyway, its writes are checked.
+		ctx = s.onBehalf(ctx, op, typ)
 	}
 	req := &OperationRequest{Name: op.Name, Type: typ, ID: id, Method: c.Request().Method, Query: c.QueryParams()}
 	// An operation without input parameters may be POSTed with no body.
@@ -107,7 +118,7 @@ func (s *Server) operation(c echo.Context, typ, id, name string) error {
 		}
 		req.Body = body
 	}
-	resp, err := op.Handle(c.Request().Context(), req)
+	resp, err := op.Handle(ctx, req)
 	if err != nil {
 		return err
 	}
@@ -170,6 +181,88 @@ func (s *Server) allowOperation(ctx context.Context, op *Operation, typ, id, met
 		}
 	}
 	return nil
+}
+
+// AuthorizeOperation checks that the caller of ctx may invoke the
+// operation name with POST on typ/id (id "" at type level, typ "" at
+// system level) as the API checks an invocation (see
+// [Server.allowOperation]), and returns the context to run its work in,
+// whose writes hold to the caller's access as when the API runs it
+// ([Operation.Writes]). Work that follows from a client's write, such as
+// billing the finished Encounter a client stored, runs so: as if the
+// client had invoked the operation. A refusal is an *AuthError, or a
+// *resource.Error 404 when the target is not known to the caller.
+func (s *Server) AuthorizeOperation(ctx context.Context, name, typ, id string) (context.Context, error) {
+	op, ok := s.ops[name]
+	if !ok || !op.invokable(typ, id) {
+		return nil, fmt.Errorf("rest: operation $%s is not registered on %q", name, typ)
+	}
+	if err := s.allowOperation(ctx, op, typ, id, http.MethodPost); err != nil {
+		return nil, err
+	}
+	if op.ReadOnly {
+		return ctx, nil
+	}
+	return s.onBehalf(ctx, op, typ), nil
+}
+
+// onBehalfKey keys, in the context of an operation's work, the types it
+// writes on its caller's behalf.
+type onBehalfKey struct{}
+
+// onBehalf is the work of one invocation of op for its caller.
+type onBehalf struct {
+	op     string
+	writes []string // "*": every type
+}
+
+// onBehalf returns ctx marked for the work of op invoked on typ. With auth
+// off nothing is checked, and nothing is marked.
+func (s *Server) onBehalf(ctx context.Context, op *Operation, typ string) context.Context {
+	if s.auth == nil {
+		return ctx
+	}
+	writes := op.Writes
+	if len(writes) == 0 {
+		writes = []string{cmp.Or(typ, "*")}
+	}
+	return context.WithValue(ctx, onBehalfKey{}, &onBehalf{op: op.Name, writes: writes})
+}
+
+// onBehalfOf returns the operation work ctx belongs to, nil for none:
+// server-side work of the server's own (the EHR connector's schedule).
+func onBehalfOf(ctx context.Context) *onBehalf {
+	ob, _ := ctx.Value(onBehalfKey{}).(*onBehalf)
+	return ob
+}
+
+// covers reports whether the operation writes typ on its caller's behalf.
+func (ob *onBehalf) covers(typ string) bool {
+	return ob != nil && (slices.Contains(ob.writes, typ) || slices.Contains(ob.writes, "*"))
+}
+
+// replaceAllowed checks, in an operation's work for its caller, that the
+// current version rec of a type the operation writes is one the caller
+// could update: one outside the caller's access is not the operation's
+// to change. The refusal names neither the resource nor its content.
+func (s *Server) replaceAllowed(ctx context.Context, rec *store.Record) error {
+	ob := onBehalfOf(ctx)
+	if !ob.covers(rec.Type) || rec.Deleted {
+		return nil
+	}
+	filters, err := s.allow(ctx, rec.Type, InteractionUpdate)
+	if err != nil {
+		return err
+	}
+	ok, err := s.visible(rec, filters)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return &AuthError{Status: http.StatusForbidden, Code: "insufficient_scope", Detail: fmt.Sprintf(
+			"$%s would change a %s outside what the token's scopes and context allow", ob.op, rec.Type)}
+	}
+	return s.writeAllowed(ctx, InteractionUpdate, rec)
 }
 
 func (op *Operation) invokable(typ, id string) bool {

@@ -23,10 +23,16 @@ type Change struct {
 }
 
 // ReadResource returns the current version of typ/id and its version. The
-// error wraps resource.ErrNotFound or resource.ErrDeleted.
+// error wraps resource.ErrNotFound or resource.ErrDeleted. In an
+// operation's work for its caller, a resource of a type the operation
+// writes ([Operation.Writes]) that the caller could not update is a 403
+// *AuthError: the operation may not change it.
 func (s *Server) ReadResource(ctx context.Context, typ, id string) (*resource.Resource, int64, error) {
 	rec, err := s.store.Read(ctx, typ, id)
 	if err != nil {
+		return nil, 0, err
+	}
+	if err := s.replaceAllowed(ctx, rec); err != nil {
 		return nil, 0, err
 	}
 	r, err := resource.ParseStored(rec.Body)
@@ -103,8 +109,15 @@ func (s *Server) SearchResources(ctx context.Context, typ string, params url.Val
 // (store.PutAll). A change equal to the current version is left out. A
 // stale Prev fails the whole commit with an error wrapping
 // resource.ErrConflict. It returns the records stored.
+//
+// In an operation's work for its caller, each change of a type the
+// operation writes ([Operation.Writes]) is checked as the caller's own
+// create or update would be, the version it replaces too: one outside
+// the caller's access fails the commit with a 403 *AuthError. Other
+// changes, and the server's own work, are not checked.
 func (s *Server) Commit(ctx context.Context, changes []Change) ([]*store.Record, error) {
 	now := s.clock()
+	ob := onBehalfOf(ctx)
 	var writes []store.Write
 	var stored []*store.Record
 	for i, ch := range changes {
@@ -120,6 +133,15 @@ func (s *Server) Commit(ctx context.Context, changes []Change) ([]*store.Record,
 		if err != nil {
 			return nil, fmt.Errorf("change %d (%s/%s): %w", i, typ, id, err)
 		}
+		if ob.covers(typ) {
+			in := InteractionCreate
+			if ch.Prev > 0 {
+				in = InteractionUpdate
+			}
+			if err := s.writeAllowed(ctx, in, rec); err != nil {
+				return nil, fmt.Errorf("change %d (%s/%s): %w", i, typ, id, err)
+			}
+		}
 		if ch.Prev > 0 {
 			cur, err := s.store.Read(ctx, typ, id)
 			switch {
@@ -128,8 +150,14 @@ func (s *Server) Commit(ctx context.Context, changes []Change) ([]*store.Record,
 				return nil, fmt.Errorf("change %d: %w", i, err)
 			case cur.Version != ch.Prev:
 				return nil, fmt.Errorf("change %d (%s/%s): %w", i, typ, id, resource.ErrConflict)
-			case unchanged(r, cur):
-				continue
+			}
+			if err == nil {
+				if err := s.replaceAllowed(ctx, cur); err != nil {
+					return nil, fmt.Errorf("change %d (%s/%s): %w", i, typ, id, err)
+				}
+				if unchanged(r, cur) {
+					continue
+				}
 			}
 		}
 		rec.Method = "PUT"

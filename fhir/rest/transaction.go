@@ -166,7 +166,7 @@ func (s *Server) planTransactionEntry(ctx context.Context, e inEntry, t target, 
 		}
 		if e.Request.IfNoneExist != "" {
 			if rec, err := s.store.Read(ctx, t.typ, id); err == nil {
-				return &plan{status: http.StatusOK, rec: rec}, nil
+				return s.matched(ctx, rec)
 			}
 		}
 		return s.planNew(ctx, t.typ, id, body, http.MethodPost)

@@ -116,6 +116,9 @@ func (s *Server) planUpdate(ctx context.Context, typ, id string, body []byte, if
 		if err := s.hide(cur, filters); err != nil {
 			return nil, err
 		}
+		if err := s.writeAllowed(ctx, InteractionUpdate, cur); err != nil {
+			return nil, err
+		}
 	}
 	var prev int64
 	if cur != nil {
@@ -141,11 +144,8 @@ func (s *Server) planUpdate(ctx context.Context, typ, id string, body []byte, if
 		return nil, err
 	}
 	rec.Method = http.MethodPut
-	if ok, err := s.visible(rec, filters); err != nil {
+	if err := s.writeAllowed(ctx, InteractionUpdate, rec); err != nil {
 		return nil, err
-	} else if !ok {
-		return nil, &AuthError{Status: http.StatusForbidden, Code: "insufficient_scope",
-			Detail: "the " + typ + " written is outside what the token's scopes and context allow"}
 	}
 	if unchanged(r, cur) {
 		return &plan{status: http.StatusOK, rec: cur}, nil

@@ -30,6 +30,9 @@ type plan struct {
 	// ifMatch is set when the client named the version it replaces: a
 	// conflict is then a 412, and never retried.
 	ifMatch bool
+	// noBody answers without rec's content: the match of a conditional
+	// create that the caller may not read.
+	noBody bool
 	// retry rebuilds the plan after a conflict (nil: not retryable).
 	retry func(ctx context.Context) (*plan, error)
 }
@@ -148,10 +151,10 @@ func (s *Server) respond(c echo.Context, p *plan) error {
 	if p.rec == nil || p.rec.Deleted || p.status == http.StatusNoContent {
 		return c.NoContent(p.status)
 	}
-	switch preferReturn(c.Request().Header) {
-	case "minimal":
+	switch pr := preferReturn(c.Request().Header); {
+	case pr == "minimal", p.noBody && pr != "OperationOutcome":
 		return c.NoContent(p.status)
-	case "OperationOutcome":
+	case pr == "OperationOutcome":
 		msg := fmt.Sprintf("%s/%s stored as version %d", p.rec.Type, p.rec.ID, p.rec.Version)
 		if p.write == nil {
 			msg = fmt.Sprintf("%s/%s unchanged at version %d", p.rec.Type, p.rec.ID, p.rec.Version)
@@ -161,6 +164,22 @@ func (s *Server) respond(c echo.Context, p *plan) error {
 		}))
 	}
 	return writeJSON(c, p.status, p.rec.Body)
+}
+
+// matched is the plan of a conditional create whose search found rec:
+// nothing is stored, and rec is shown only to a caller who may read it
+// (create access does not read what read access guards).
+func (s *Server) matched(ctx context.Context, rec *store.Record) (*plan, error) {
+	p := &plan{status: http.StatusOK, rec: rec}
+	err := s.readAllowed(ctx, InteractionRead, rec)
+	var ae *AuthError
+	switch {
+	case errors.As(err, &ae), errors.Is(err, resource.ErrNotFound):
+		p.noBody = true
+	case err != nil:
+		return nil, err
+	}
+	return p, nil
 }
 
 // matchOne runs the search of a conditional interaction. The query is

@@ -3,6 +3,7 @@ package smart
 import (
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/fhirbill/fhirbill/fhir/rest"
 	"github.com/fhirbill/fhirbill/fhir/search"
@@ -70,6 +71,24 @@ type Grant struct {
 	base string
 }
 
+// writePerms are the permissions that change what is stored.
+const writePerms = permC | permU | permD
+
+// grants reports whether sc gives the permission need on typ. A patient/
+// scope writes nothing outside the patient's compartment: the types that
+// hold no patient's data are read as they are, never written
+// (scopes-and-launch-context.html: patient/ scopes reach the resources of
+// the patient in context).
+func (sc Scope) grants(typ string, need perm) bool {
+	if (sc.Type != "*" && sc.Type != typ) || sc.perms&need == 0 {
+		return false
+	}
+	return sc.Level != "patient" || !shared[typ] || need&writePerms == 0
+}
+
+// Client returns the token's client id, for logs.
+func (g *Grant) Client() string { return g.ClientID }
+
 // Allow implements [rest.Access]: the union of what the token's scopes
 // grant for in on typ, each patient scope within the patient's
 // compartment and each v2 query scope within its query, ANDed with the
@@ -79,7 +98,7 @@ func (g *Grant) Allow(typ string, in rest.Interaction) ([]search.Filter, error) 
 	var alts search.Filter
 	all := false
 	for _, sc := range g.Scopes {
-		if (sc.Type != "*" && sc.Type != typ) || sc.perms&need == 0 {
+		if !sc.grants(typ, need) {
 			continue
 		}
 		clauses, ok := g.queryClauses(typ, sc)
@@ -98,21 +117,131 @@ func (g *Grant) Allow(typ string, in rest.Interaction) ([]search.Filter, error) 
 		}
 	}
 	if !all && len(alts) == 0 {
-		return nil, forbidden("the token's scopes do not allow %s on %s", in, typ)
+		return nil, g.refusal(typ, in)
 	}
 	var filters []search.Filter
 	if !all {
 		filters = append(filters, alts)
 	}
 	if g.Insurer != "" {
-		code, ok := insurerParams[typ]
-		p := g.reg.Lookup(typ, code)
-		if !ok || p == nil {
-			return nil, forbidden("an insurer's client sees only Claim, ClaimResponse and Coverage")
+		f, err := g.insurerFilter(typ)
+		if err != nil {
+			return nil, err
 		}
-		filters = append(filters, search.Filter{{refClause(p, g.Insurer)}})
+		filters = append(filters, f)
 	}
 	return filters, nil
+}
+
+// AllowWrite implements [rest.Access]: some scope of the token grants in
+// on typ and its query matches the version; a patient/ scope only when
+// the version is the patient's alone (see [Grant.patientOnly]); and an
+// insurer's client only on what names that insurer.
+func (g *Grant) AllowWrite(typ string, in rest.Interaction, id string, idx search.Index) error {
+	if _, err := g.Allow(typ, in); err != nil {
+		return err
+	}
+	need := needed[in]
+	granted := false
+	other := ""
+	for _, sc := range g.Scopes {
+		if !sc.grants(typ, need) {
+			continue
+		}
+		clauses, ok := g.queryClauses(typ, sc)
+		if !ok || !(search.Filter{clauses}).Match(id, idx) {
+			continue
+		}
+		if sc.Level == "patient" {
+			if ok, code := g.patientOnly(typ, id, idx); !ok {
+				other = cmpOr(other, code)
+				continue
+			}
+		}
+		granted = true
+		break
+	}
+	switch {
+	case !granted && other != "":
+		return forbidden("the %s names another patient (%s): under patient/ scopes a resource written, "+
+			"and the version it replaces, name no patient but the one in context", typ, other)
+	case !granted:
+		return forbidden("the %s written is outside what the token's scopes and context allow", typ)
+	}
+	if g.Insurer != "" {
+		f, err := g.insurerFilter(typ)
+		if err != nil {
+			return err
+		}
+		if !f.Match(id, idx) {
+			return forbidden("an insurer's client writes only the %s that names it as insurer", typ)
+		}
+	}
+	return nil
+}
+
+// patientOnly reports whether a version of typ/id with search values idx
+// is the patient's in context alone: in the patient's compartment, and
+// no reference that puts it in a compartment (subject and recipient of
+// an Invoice; beneficiary, subscriber, policy holder and payor of a
+// Coverage; ...) names another Patient. Otherwise it returns the
+// parameter naming another patient, "" when the version is in no
+// patient's compartment at all.
+func (g *Grant) patientOnly(typ, id string, idx search.Index) (bool, string) {
+	if g.Patient == "" {
+		return false, ""
+	}
+	me := "Patient/" + g.Patient
+	mine := false
+	for _, code := range compartment[typ] {
+		if code == "_id" {
+			mine = mine || id == g.Patient
+			continue
+		}
+		for _, k := range idx[code].Keys {
+			switch {
+			case k == me:
+				mine = true
+			case strings.HasPrefix(k, "Patient/"):
+				return false, code
+			}
+		}
+	}
+	return mine, ""
+}
+
+// insurerFilter is the rule of an insurer's client on typ: only what
+// names the insurer.
+func (g *Grant) insurerFilter(typ string) (search.Filter, error) {
+	code, ok := insurerParams[typ]
+	p := g.reg.Lookup(typ, code)
+	if !ok || p == nil {
+		return nil, forbidden("an insurer's client sees only Claim, ClaimResponse and Coverage")
+	}
+	return search.Filter{{refClause(p, g.Insurer)}}, nil
+}
+
+// refusal says why no scope of the token grants in on typ, naming the
+// launch context or the compartment when a patient/ scope would.
+func (g *Grant) refusal(typ string, in rest.Interaction) error {
+	need := needed[in]
+	for _, sc := range g.Scopes {
+		if sc.Level != "patient" || (sc.Type != "*" && sc.Type != typ) || sc.perms&need == 0 || typ == "*" {
+			continue
+		}
+		switch {
+		case shared[typ]:
+			return forbidden("patient/ scopes do not allow %s on %s: it is in no patient's compartment, "+
+				"so they only read it", in, typ)
+		case g.Patient == "":
+			return forbidden("the token's patient/ scopes would allow %s on %s, but the token has no patient "+
+				"in context (no patient claim): get it with launch/patient, or use user/ or system/ scopes", in, typ)
+		case compartment[typ] == nil:
+			return forbidden("patient/ scopes do not allow %s on %s: fhirbill keeps no patient compartment "+
+				"rule for it", in, typ)
+		}
+	}
+	return forbidden("the token's scopes do not allow %s on %s", in, typ)
 }
 
 // compartmentClauses returns one clause per way a resource of typ can be

@@ -2,6 +2,9 @@ package smart
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -81,7 +84,9 @@ func (s *Server) addClient(ctx context.Context, c Client) error {
 		if err := checkJWKS(c.JWKS); err != nil {
 			return fmt.Errorf("smart: client %q jwks: %w", c.ID, err)
 		}
-		cl.keys, err = keyfunc.NewJWKSetJSON(c.JWKS)
+		if cl.keys, err = keyfunc.NewJWKSetJSON(c.JWKS); err != nil {
+			return fmt.Errorf("smart: client %q jwks: the key set could not be loaded: %w", c.ID, err)
+		}
 	case c.JWKSURL != "":
 		if err := checkKeyURL(c.JWKSURL); err != nil {
 			return fmt.Errorf("smart: client %q jwks_url: %w", c.ID, err)
@@ -117,6 +122,38 @@ func checkJWKS(raw json.RawMessage) error {
 		case k.KID == "":
 			return fmt.Errorf("key %d has no kid", i)
 		}
+		if err := checkPublicKey(k); err != nil {
+			return fmt.Errorf("key %d (kid %q) %w", i, k.KID, err)
+		}
+	}
+	return nil
+}
+
+// checkPublicKey checks that an RSA or EC public JWK is one a client
+// assertion can be verified with: well formed (jwkset also checks that an
+// EC point is on its curve), on P-256 or P-384 (ES256, ES384), an RSA
+// modulus of 2048 bits or more. Its errors
+// say what to look at in the JWK, the key library's cause wrapped.
+func checkPublicKey(k jwkset.JWKMarshal) error {
+	what := "RSA public key (n and e, base64url without padding)"
+	if k.KTY == jwkset.KtyEC {
+		what = "EC public key (crv P-256 or P-384; x and y, its coordinates, base64url without padding)"
+	}
+	jwk, err := jwkset.NewJWKFromMarshal(k, jwkset.JWKMarshalOptions{}, jwkset.JWKValidateOptions{})
+	if err != nil {
+		return fmt.Errorf("is not a valid %s: %w", what, err)
+	}
+	switch pk := jwk.Key().(type) {
+	case *ecdsa.PublicKey:
+		if pk.Curve != elliptic.P256() && pk.Curve != elliptic.P384() {
+			return fmt.Errorf("is not a valid %s: crv %s signs with no algorithm this server takes", what, k.CRV)
+		}
+	case *rsa.PublicKey:
+		if pk.N.BitLen() < 2048 {
+			return fmt.Errorf("is not a valid %s: %d bits, and an RSA key needs 2048 or more", what, pk.N.BitLen())
+		}
+	default:
+		return fmt.Errorf("is not a valid %s", what)
 	}
 	return nil
 }

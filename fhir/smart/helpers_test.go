@@ -3,6 +3,8 @@ package smart_test
 import (
 	"context"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
@@ -33,6 +35,8 @@ type env struct {
 	auth *smart.Server
 	// key signs the external issuer's tokens, published as kid "k1".
 	key *rsa.PrivateKey
+	// own is the built-in issuer's signing key (ES256).
+	own *ecdsa.PrivateKey
 }
 
 // start runs the API on a fresh store with SMART auth on, trusting the
@@ -46,7 +50,7 @@ func start(t *testing.T, clients ...smart.Client) *env {
 // ext (nil: left as it is).
 func startExt(t *testing.T, ext func(*smart.External), clients ...smart.Client) *env {
 	t.Helper()
-	e := &env{t: t, key: rsaKey(t)}
+	e := &env{t: t, key: rsaKey(t), own: ecKey(t, elliptic.P256())}
 	jwks := jwksOf(t, map[string]crypto.PublicKey{"k1": &e.key.PublicKey})
 	idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -61,7 +65,8 @@ func startExt(t *testing.T, ext func(*smart.External), clients ...smart.Client) 
 		if ext != nil {
 			ext(x)
 		}
-		a, err := smart.New(ctx, smart.Config{Base: base, External: x, Clients: clients, Replay: st, Registry: reg})
+		a, err := smart.New(ctx, smart.Config{Base: base, External: x, Clients: clients, Replay: st, Registry: reg,
+			SigningKey: e.own})
 		if err != nil {
 			t.Fatalf("smart.New: %v", err)
 		}

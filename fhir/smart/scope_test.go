@@ -222,13 +222,15 @@ func TestScopeMatrix(t *testing.T) {
 
 // TestScopeMatrix_Patient runs patient-level scopes, which hold within
 // the patient's compartment: outside it a read is a 404 and a write a
-// 403; types with no patient's data (Organization) are open to them,
-// types without a compartment rule closed.
+// 403, as is a write naming another patient too; types with no patient's
+// data (Organization) are open to their reads, types without a
+// compartment rule closed.
 func TestScopeMatrix_Patient(t *testing.T) {
 	e := start(t)
 	registerStubs(e.srv.API)
 	twoPatients(e)
 	e.put("Organization", "ins-a", `{"resourceType":"Organization","id":"ins-a","name":"A"}`)
+	e.put("Invoice", "inv-a-own", invoice("inv-a-own", "a", "issued", ""))
 
 	tests := []struct {
 		name, scope, method, path, body string
@@ -241,7 +243,8 @@ func TestScopeMatrix_Patient(t *testing.T) {
 		{"V2SearchOnlyNoRead", "patient/Invoice.s", "GET", "/Invoice/inv-a", "", 403},
 		{"V2CreateOwn", "patient/Invoice.c", "POST", "/Invoice", invoice("", "a", "draft", ""), 201},
 		{"V2CreateOther", "patient/Invoice.c", "POST", "/Invoice", invoice("", "b", "draft", ""), 403},
-		{"V1WriteUpdateOwn", "patient/Invoice.write", "PUT", "/Invoice/inv-a", invoice("inv-a", "a", "balanced", "Patient/b"), 200},
+		{"V1WriteUpdateOwn", "patient/Invoice.write", "PUT", "/Invoice/inv-a-own", invoice("inv-a-own", "a", "balanced", "Patient/a"), 200},
+		{"V1WriteNamingOther", "patient/Invoice.write", "PUT", "/Invoice/inv-a", invoice("inv-a", "a", "balanced", "Patient/b"), 403},
 		{"V1WriteMoveToOther", "patient/Invoice.*", "PUT", "/Invoice/inv-a", invoice("inv-a", "b", "balanced", ""), 403},
 		{"SharedType", "patient/*.rs", "GET", "/Organization/ins-a", "", 200},
 		{"TypeWithoutRule", "patient/*.rs", "GET", "/Observation?_count=1", "", 403},

@@ -55,6 +55,9 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
 	w.Header().Set("Content-Type", "application/json")
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost) // RFC 9110 §15.5.6
+	}
 	body, clientID, err := s.token(r)
 	if err != nil {
 		var oe *oauthError
@@ -74,7 +77,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) token(r *http.Request) (body []byte, clientID string, err error) {
 	if r.Method != http.MethodPost {
-		return nil, "", badRequest("invalid_request", "the token endpoint takes POST")
+		return nil, "", &oauthError{http.StatusMethodNotAllowed, "invalid_request", "the token endpoint takes POST"}
 	}
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
 		return nil, "", badRequest("invalid_request", "the body must be application/x-www-form-urlencoded")
@@ -101,6 +104,11 @@ func (s *Server) token(r *http.Request) (body []byte, clientID string, err error
 	}
 	if err != nil {
 		return nil, clientID, err
+	}
+	// A client_id beside the assertion must name the same client (RFC
+	// 7521 §4.2).
+	if id := f.Get("client_id"); id != "" && id != c.ID {
+		return nil, clientID, badClient("client_id is not the client of client_assertion (its iss)")
 	}
 
 	granted := grant(c.scopes, f.Get("scope"))
@@ -137,23 +145,27 @@ func (s *Server) token(r *http.Request) (body []byte, clientID string, err error
 // registered JWKS URL) with a pinned algorithm, iss = sub = client_id, aud
 // = this token endpoint, exp at most five minutes ahead, a jti.
 func (s *Server) checkAssertion(r *http.Request, assertion string) (*client, *jwt.RegisteredClaims, error) {
-	var unverified jwt.RegisteredClaims
+	var unverified assertionClaims
 	tok, _, err := jwt.NewParser().ParseUnverified(assertion, &unverified)
-	if err != nil {
+	var de *dateTypeError
+	switch {
+	case errors.As(err, &de):
+		return nil, nil, badClient("client_assertion refused: " + tokenProblem(err, ""))
+	case err != nil:
 		return nil, nil, badClient("client_assertion is not a well-formed JWT")
 	}
 	c := s.clients[unverified.Issuer]
 	if c == nil {
 		return nil, nil, badClient("the client (iss of client_assertion) is not registered")
 	}
-	if kid, _ := tok.Header["kid"].(string); kid == "" {
-		return c, nil, badClient("client_assertion needs a kid header naming the signing key")
+	if err := checkHeader(tok); err != nil {
+		return c, nil, badClient("client_assertion refused: " + tokenProblem(err, ""))
 	}
 	if jku, ok := tok.Header["jku"]; ok && (c.JWKSURL == "" || jku != c.JWKSURL) {
 		return c, nil, badClient("the jku of client_assertion is not the client's registered JWKS URL")
 	}
 
-	var claims jwt.RegisteredClaims
+	var claims assertionClaims
 	p := jwt.NewParser(
 		jwt.WithValidMethods(Algorithms),
 		jwt.WithAudience(s.TokenURL()),
@@ -164,7 +176,8 @@ func (s *Server) checkAssertion(r *http.Request, assertion string) (*client, *jw
 		jwt.WithTimeFunc(s.cfg.Now),
 	)
 	if _, err := p.ParseWithClaims(assertion, &claims, c.keys.KeyfuncCtx(r.Context())); err != nil {
-		return c, nil, badClient("client_assertion refused: " + tokenProblem(err))
+		return c, nil, badClient("client_assertion refused: " +
+			tokenProblem(err, missingClaim(&claims.RegisteredClaims, "exp", "iss", "sub", "aud")))
 	}
 	if claims.ExpiresAt.After(s.cfg.Now().Add(maxAssertionLife + leeway)) {
 		return c, nil, badClient("client_assertion exp is more than five minutes ahead")
@@ -172,7 +185,7 @@ func (s *Server) checkAssertion(r *http.Request, assertion string) (*client, *jw
 	if claims.ID == "" {
 		return c, nil, badClient("client_assertion needs a jti")
 	}
-	return c, &claims, nil
+	return c, &claims.RegisteredClaims, nil
 }
 
 // grant returns the requested scopes the client's registered scopes cover.

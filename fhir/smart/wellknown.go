@@ -121,7 +121,12 @@ func (s *Server) Mount(api *rest.Server) {
 	conf, _ := json.Marshal(s.Configuration())
 	api.Mount(http.MethodGet, ConfigurationPath, jsonHandler(conf))
 	api.Mount(http.MethodGet, JWKSPath, jsonHandler(s.jwks))
-	api.Mount(http.MethodPost, TokenPath, http.HandlerFunc(s.handleToken))
+	// The token endpoint answers every method as OAuth does (405 but for
+	// POST), never falling through to the FHIR API's 401.
+	methods := []string{http.MethodPost, http.MethodGet, http.MethodHead, http.MethodPut, http.MethodDelete, http.MethodPatch}
+	for _, m := range methods {
+		api.Mount(m, TokenPath, http.HandlerFunc(s.handleToken))
+	}
 }
 
 func jsonHandler(b []byte) http.Handler {
