@@ -18,7 +18,9 @@ import (
 //     balanced;
 //   - cancelling goes through Invoice/$cancel, which also gives back the
 //     deductible the Invoice used, and an Invoice billing made is never
-//     deleted (cancel it).
+//     deleted (cancel it); it is known by the identifier naming its
+//     Encounter in the stored version, which an update may not drop or
+//     change.
 //
 // The payer's adjudication replaces the amounts of an issued Invoice
 // through [Biller.Remit] (Claim/[id]/$remit), never through a client's
@@ -45,6 +47,11 @@ func CheckInvoiceWrite(old, next *resource.Resource) error {
 	if !ok {
 		return nil
 	}
+	if enc := invoiceEncounter(o); enc != "" && invoiceEncounter(n) != enc {
+		// Else a PUT without it would make the next DELETE pass.
+		return conflict("Invoice.identifier", "an Invoice made by billing keeps the identifier "+
+			"naming its Encounter (system %s)", SystemEncounterID)
+	}
 	now := n.GetStatus().GetValue()
 	switch {
 	case now == was:
@@ -66,13 +73,21 @@ func CheckInvoiceWrite(old, next *resource.Resource) error {
 }
 
 // billedInvoice reports whether billing made inv: it names its Encounter.
+// A client's update keeps that identifier (CheckInvoiceWrite), so the
+// stored version of an Invoice billing made always says so.
 func billedInvoice(inv *invpb.Invoice) bool {
+	return invoiceEncounter(inv) != ""
+}
+
+// invoiceEncounter is the value of inv's identifier naming its Encounter,
+// "" when it has none.
+func invoiceEncounter(inv *invpb.Invoice) string {
 	for _, id := range inv.GetIdentifier() {
 		if id.GetSystem().GetValue() == SystemEncounterID {
-			return true
+			return id.GetValue().GetValue()
 		}
 	}
-	return false
+	return ""
 }
 
 // withoutStatus is inv without what a status change may touch: status,

@@ -22,8 +22,9 @@ import (
 	procpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/procedure_go_proto"
 )
 
-// stored is a resource as read and its version; version 0 means it does
-// not exist (or was deleted) and res is nil.
+// stored is a resource as read and its version. res is nil when it does
+// not exist (version 0) or its current version is a delete (the delete's
+// version: billing writes over a deleted resource as over an absent one).
 type stored struct {
 	res     *resource.Resource
 	version int64
@@ -315,7 +316,9 @@ func invoiceChargeItems(inv *invpb.Invoice) []string {
 
 // readChargeItems reads the ChargeItems ids of the Encounter into
 // in.chargeItems, skipping those read already and those that do not
-// exist (or were deleted) or belong to another Encounter.
+// exist or belong to another Encounter. A deleted one is kept without
+// resource, with the version of its delete, so that billing writes over
+// it.
 func (b *Biller) readChargeItems(ctx context.Context, in *inputs, ids []string) error {
 	for _, id := range ids {
 		if _, ok := in.chargeItems[id]; ok {
@@ -323,7 +326,10 @@ func (b *Biller) readChargeItems(ctx context.Context, in *inputs, ids []string) 
 		}
 		r, v, err := b.records.Read(ctx, "ChargeItem", id)
 		switch {
-		case errors.Is(err, resource.ErrNotFound) || errors.Is(err, resource.ErrDeleted):
+		case errors.Is(err, resource.ErrDeleted):
+			in.chargeItems[id] = stored{version: v}
+			continue
+		case errors.Is(err, resource.ErrNotFound):
 			continue
 		case err != nil:
 			return readError("ChargeItem", id, err)
@@ -359,7 +365,7 @@ func (b *Biller) frozen(_ context.Context, in *inputs) (*Result, error) {
 	res := &Result{Invoice: in.invoice.res}
 	for _, li := range inv.GetLineItem() {
 		id := refID(li.GetChargeItem().GetReference(), "ChargeItem")
-		if s, ok := in.chargeItems[id]; ok {
+		if s := in.chargeItems[id]; s.res != nil {
 			res.ChargeItems = append(res.ChargeItems, s.res)
 		}
 	}

@@ -27,10 +27,23 @@ import (
 // operations are registered as FHIR operations.
 
 // records gives billing the REST server's reads, searches and commits.
-type records struct{ api *rest.Server }
+type records struct {
+	api *rest.Server
+	st  *store.Store
+}
 
+// Read reads through the API; for a resource whose current version is a
+// delete it also gives that version, which a Change writing over the
+// delete names as its Prev (billing.Records), from the store, since the
+// API's read gives none.
 func (r records) Read(ctx context.Context, typ, id string) (*resource.Resource, int64, error) {
-	return r.api.ReadResource(ctx, typ, id)
+	res, v, err := r.api.ReadResource(ctx, typ, id)
+	if errors.Is(err, resource.ErrDeleted) {
+		if rec, derr := r.st.Read(ctx, typ, id); errors.Is(derr, resource.ErrDeleted) && rec != nil {
+			return nil, rec.Version, err
+		}
+	}
+	return res, v, err
 }
 
 func (r records) Search(ctx context.Context, typ string, params url.Values) ([]*resource.Resource, error) {
@@ -297,7 +310,7 @@ func startBilling(ctx context.Context, api *rest.Server, st *store.Store, curren
 		return nil, err
 	}
 	b := billing.NewBiller(billing.Config{
-		Records:      records{api},
+		Records:      records{api: api, st: st},
 		FeeSchedules: newFeeSchedules(st),
 		Currency:     currency,
 		Logger:       logger,
