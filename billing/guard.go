@@ -1,6 +1,8 @@
 package billing
 
 import (
+	"bytes"
+
 	"google.golang.org/protobuf/proto"
 
 	"github.com/fhirbill/fhirbill/fhir/resource"
@@ -66,10 +68,34 @@ func CheckInvoiceWrite(old, next *resource.Resource) error {
 	if was == cpb.InvoiceStatusCode_DRAFT {
 		return nil
 	}
-	if !proto.Equal(withoutStatus(o), withoutStatus(n)) {
+	same, err := sameBesidesStatus(o, n)
+	if err != nil {
+		return err
+	}
+	if !same {
 		return conflict("Invoice", "an Invoice past draft changes only by status; this one is %s", codeString(was.String()))
 	}
 	return nil
+}
+
+// sameBesidesStatus reports whether a and b differ at most in what a
+// status change may touch. It compares them as jsonformat prints them:
+// the protos of one resource differ with how it was read (a reference
+// parsed from a client's body holds the URI "Patient/p1", the same one
+// read from the store holds the typed id p1), while the printed JSON is
+// one.
+func sameBesidesStatus(a, b *invpb.Invoice) (bool, error) {
+	var out [2][]byte
+	for i, inv := range []*invpb.Invoice{a, b} {
+		r, err := resource.FromProto(withoutStatus(inv))
+		if err != nil {
+			return false, err
+		}
+		if out[i], err = r.Marshal(); err != nil {
+			return false, err
+		}
+	}
+	return bytes.Equal(out[0], out[1]), nil
 }
 
 // billedInvoice reports whether billing made inv: it names its Encounter.
