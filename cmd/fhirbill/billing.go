@@ -39,7 +39,8 @@ type records struct {
 func (r records) Read(ctx context.Context, typ, id string) (*resource.Resource, int64, error) {
 	res, v, err := r.api.ReadResource(ctx, typ, id)
 	if errors.Is(err, resource.ErrDeleted) {
-		if rec, derr := r.st.Read(ctx, typ, id); errors.Is(derr, resource.ErrDeleted) && rec != nil {
+		rec, derr := r.st.Read(ctx, typ, id)
+		if errors.Is(derr, resource.ErrDeleted) && rec != nil {
 			return nil, rec.Version, err
 		}
 	}

@@ -10,7 +10,13 @@ import (
 )
 
 // mustDo sends a request that must answer want.
-func mustDo(t testing.TB, srv *resttest.Server, want int, method, path string, body []byte) *resttest.Response {
+func mustDo(
+	t testing.TB,
+	srv *resttest.Server,
+	want int,
+	method, path string,
+	body []byte,
+) *resttest.Response {
 	t.Helper()
 	var hdr []string
 	if body != nil {
@@ -47,8 +53,9 @@ func TestBill_DeletedResourceAtBillingKey(t *testing.T) {
 		// The totals of TestBill_OfficeVisitEndToEnd (the first visit of
 		// the plan year): 210.00 gross, 102.73 owed.
 		inv := bill(t, srv, "e8").Invoice
-		if inv["id"] != "e8-patient" || field(inv, "totalNet", "value") != json.Number("102.73") {
-			t.Errorf("Invoice %v totalNet %v, want e8-patient, 102.73", inv["id"], field(inv, "totalNet", "value"))
+		net := field(inv, "totalNet", "value")
+		if inv["id"] != "e8-patient" || net != json.Number("102.73") {
+			t.Errorf("Invoice %v totalNet %v, want e8-patient, 102.73", inv["id"], net)
 		}
 	})
 
@@ -69,14 +76,16 @@ func TestBill_DeletedResourceAtBillingKey(t *testing.T) {
 	})
 
 	t.Run("ClaimDeletedBeforeClaiming", func(t *testing.T) {
-		mustDo(t, srv, 201, "PUT", "/Claim/e8-claim-cov1", []byte(`{"resourceType":"Claim","id":"e8-claim-cov1",
-		  "status":"draft","use":"claim","created":"2025-03-12",
-		  "type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/claim-type","code":"professional"}]},
+		mustDo(t, srv, 201, "PUT", "/Claim/e8-claim-cov1", []byte(`{"resourceType":"Claim",
+		  "id":"e8-claim-cov1","status":"draft","use":"claim","created":"2025-03-12",
+		  "type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/claim-type",
+		    "code":"professional"}]},
 		  "patient":{"reference":"Patient/p1"},"provider":{"reference":"Organization/clinic"},
 		  "priority":{"coding":[{"code":"normal"}]},
 		  "insurance":[{"sequence":1,"focal":true,"coverage":{"reference":"Coverage/cov1"}}]}`))
 		mustDo(t, srv, 204, "DELETE", "/Claim/e8-claim-cov1", nil)
-		if c := claimOf(t, srv, "e8", nil).Claim; c["id"] != "e8-claim-cov1" || c["status"] != "active" {
+		c := claimOf(t, srv, "e8", nil).Claim
+		if c["id"] != "e8-claim-cov1" || c["status"] != "active" {
 			t.Errorf("Claim %v status %v, want e8-claim-cov1 active", c["id"], c["status"])
 		}
 	})
@@ -112,6 +121,7 @@ func TestInvoiceWrite_BilledInvoiceKeepsItsEncounter(t *testing.T) {
 		})
 	}
 	// Billing staff may still edit the draft otherwise.
-	edited := bytes.Replace(stored, []byte(`"status":"draft"`), []byte(`"status":"draft","note":[{"text":"checked"}]`), 1)
+	edited := bytes.Replace(stored, []byte(`"status":"draft"`),
+		[]byte(`"status":"draft","note":[{"text":"checked"}]`), 1)
 	mustDo(t, srv, 200, "PUT", "/Invoice/e1-patient", edited)
 }
