@@ -30,7 +30,9 @@
 //     ChargeItemDefinitions price) or billed (the gross charge). A
 //     code-specific ChargeItemDefinition of the payer always wins. No
 //     Coverage is self-pay: allowed = gross. The allowed amount never
-//     exceeds the gross charge.
+//     exceeds the gross charge; a negative one (a payer price or factor
+//     below zero) leaves the line not billable, as a negative gross
+//     charge does.
 //   - cost sharing ([ApplyCostSharing]) from Coverage.costToBeneficiary,
 //     or, for a Coverage that states none, from the payer's plan (an
 //     InsurancePlan owned by the payer: its first plan's generalCost and

@@ -46,8 +46,20 @@ func (b *Biller) price(ctx context.Context, in *inputs, lines []*line) error {
 	}
 
 	// The payer allows at most what the provider charges ("lesser of the
-	// actual charge or the fee schedule amount", 42 CFR 414.20(a)).
+	// actual charge or the fee schedule amount", 42 CFR 414.20(a)), and
+	// never less than nothing: a negative allowed amount (a payer price or
+	// factor below zero, an error in the contract) would turn the
+	// insurer's payment and the patient's share negative, so the line is
+	// not billed, as a negative gross charge is not.
 	for _, l := range lines {
+		if l.billable() && l.allowed.Sign() < 0 {
+			why := "the payer's contract gives a negative allowed amount"
+			if n := len(l.trail); n > 0 {
+				why += ": " + l.trail[n-1]
+			}
+			l.skip(why)
+			continue
+		}
 		if l.billable() && l.allowed.GreaterThan(l.gross) {
 			l.trail = append(l.trail, fmt.Sprintf("allowed limited to the gross charge: lesser of %s and %s = %s",
 				FormatMoney(l.gross), FormatMoney(l.allowed), FormatMoney(l.gross)))
