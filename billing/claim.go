@@ -147,7 +147,7 @@ func (b *Biller) claimOnce(ctx context.Context, encID, covID string) (*ClaimResu
 	if err != nil {
 		return nil, err
 	}
-	res.Edits = Scrub(c, refs)
+	res.Edits = Scrub(c, refs, b.currency)
 	c.Status = &claimpb.Claim_StatusCode{Value: cpb.FinancialResourceStatusCode_ACTIVE}
 	if len(res.Edits) > 0 {
 		c.Status.Value = cpb.FinancialResourceStatusCode_DRAFT
@@ -267,11 +267,12 @@ func (b *Biller) readStored(ctx context.Context, typ, id string) (stored, error)
 }
 
 // claimRefs reads what the scrubber checks through c's references: the
-// billing provider, the care team and the Coverages. A reference the
-// server cannot resolve is left out, and the scrubber says so.
+// patient, the billing provider, the care team and the Coverages. A
+// reference the server cannot resolve is left out, and the scrubber says
+// so.
 func (b *Biller) claimRefs(ctx context.Context, c *claimpb.Claim) (ClaimRefs, error) {
 	refs := ClaimRefs{}
-	want := []string{refString(c.GetProvider())}
+	want := []string{refString(c.GetPatient()), refString(c.GetProvider())}
 	for _, m := range c.GetCareTeam() {
 		want = append(want, refString(m.GetProvider()))
 	}
@@ -301,5 +302,5 @@ func (b *Biller) scrubStored(ctx context.Context, r *resource.Resource) ([]Edit,
 	if err != nil {
 		return nil, err
 	}
-	return Scrub(c, refs), nil
+	return Scrub(c, refs, b.currency), nil
 }

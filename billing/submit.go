@@ -96,7 +96,7 @@ func (b *Biller) submitOnce(ctx context.Context, sent *claimpb.Claim) (*resource
 	if err != nil {
 		return nil, err
 	}
-	edits := Scrub(c, refs)
+	edits := Scrub(c, refs, b.currency)
 	c.Status = &claimpb.Claim_StatusCode{Value: cpb.FinancialResourceStatusCode_ACTIVE}
 	if len(edits) > 0 {
 		c.Status.Value = cpb.FinancialResourceStatusCode_DRAFT
