@@ -53,7 +53,8 @@ type ClaimResult struct {
 // built again, to be corrected and submitted again.
 //
 // Client errors are *resource.Error: 404 when the Encounter does not
-// exist, 422 when it is not billed, has no Coverage, or the Coverage
+// exist, 422 when it is not billed (or its Invoice was cancelled and it
+// was not billed again), has no Coverage, or the Coverage
 // asked for is not one of the patient's in force or cannot be claimed
 // yet.
 func (b *Biller) BuildClaim(ctx context.Context, encounterID, coverageID string) (*ClaimResult, error) {
@@ -92,6 +93,10 @@ func (b *Biller) claimOnce(ctx context.Context, encID, covID string) (*ClaimResu
 	in, err := b.load(ctx, encID)
 	if err != nil {
 		return nil, err
+	}
+	if in.invoice.res == nil && in.cancelled != "" {
+		return nil, unprocessable("Encounter", "Invoice/%s was cancelled: bill Encounter/%s again "+
+			"with $bill, then claim the new Invoice", in.cancelled, encID)
 	}
 	if in.invoice.res == nil {
 		return nil, unprocessable("Encounter", "Encounter/%s has no Invoice: bill it with $bill first", encID)

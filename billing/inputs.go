@@ -54,6 +54,7 @@ type inputs struct {
 
 	invoiceID   string
 	invoice     stored
+	cancelled   string            // the latest cancelled revision of the Invoice; "" when none
 	chargeItems map[string]stored // the Encounter's ChargeItems by id
 
 	notes []resource.Issue
@@ -353,6 +354,7 @@ func (b *Biller) loadBilled(ctx context.Context, in *inputs) error {
 			return readError("Invoice", id, err)
 		case r.Proto().(*invpb.Invoice).GetStatus().GetValue() == cpb.InvoiceStatusCode_CANCELLED &&
 			rev < maxRevisions:
+			in.cancelled = id
 			named = append(named, invoiceChargeItems(r.Proto().(*invpb.Invoice))...)
 			continue
 		default:

@@ -125,3 +125,13 @@ func TestInvoiceWrite_BilledInvoiceKeepsItsEncounter(t *testing.T) {
 		[]byte(`"status":"draft","note":[{"text":"checked"}]`), 1)
 	mustDo(t, srv, 200, "PUT", "/Invoice/e1-patient", edited)
 }
+
+// mustJSON prints v as JSON.
+func mustJSON(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
