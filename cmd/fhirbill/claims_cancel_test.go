@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"testing"
 )
 
@@ -39,5 +40,38 @@ func TestSubmit_CancelledInvoice(t *testing.T) {
 	claim = mustDo(t, srv, 200, "GET", "/Claim/e1-claim-cov1", nil).Body
 	if cr := mustDo(t, srv, 200, "POST", "/Claim/$submit", claim).JSON(); cr["outcome"] != "queued" {
 		t.Errorf("$submit of the new Invoice's Claim: outcome %v, want queued", cr["outcome"])
+	}
+}
+
+// TestCancel_AfterRemittanceRefused: once a payer's answer is applied to
+// the Invoice ($remit), $cancel is refused with 409 and changes nothing:
+// the payer's decision stands (the deductible it applied is spent in the
+// accumulator), and a correction is a new claim. Before, $cancel answered
+// 200, took the Invoice's entry (the 50.00 of deductible the payer
+// applied) out of the accumulator Account, and left the Claim active with
+// its ClaimResponse complete.
+func TestCancel_AfterRemittanceRefused(t *testing.T) {
+	srv := billedVisit(t)
+	claimOf(t, srv, "e1", nil)
+	mustDo(t, srv, 200, "POST", "/Claim/$submit", mustDo(t, srv, 200, "GET", "/Claim/e1-claim-cov1", nil).Body)
+	answer, err := os.ReadFile("../../testdata/billing/remittance.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	remit(t, srv, string(answer))
+	account := mustDo(t, srv, 200, "GET", "/Account/accum-cov1-20250101", nil).Body
+	invoice := mustDo(t, srv, 200, "GET", "/Invoice/e1-patient", nil).Body
+
+	res := mustDo(t, srv, 409, "POST", "/Invoice/e1-patient/$cancel", nil)
+	for _, want := range []string{`"expression":["Invoice.status"]`, "ClaimResponse/e1-claim-cov1-response", "new claim"} {
+		if !bytes.Contains(res.Body, []byte(want)) {
+			t.Errorf("$cancel after remittance: %s, want it to say %s", res.Body, want)
+		}
+	}
+	if got := mustDo(t, srv, 200, "GET", "/Account/accum-cov1-20250101", nil).Body; !bytes.Equal(got, account) {
+		t.Errorf("the refused $cancel changed the accumulator:\n%s\nwant\n%s", got, account)
+	}
+	if got := mustDo(t, srv, 200, "GET", "/Invoice/e1-patient", nil).Body; !bytes.Equal(got, invoice) {
+		t.Errorf("the refused $cancel changed the Invoice")
 	}
 }
