@@ -33,17 +33,17 @@ var adjudicationCategories = []struct{ system, code string }{
 func adjudicationShape(cr *crpb.ClaimResponse) error {
 	switch {
 	case cr.GetStatus().GetValue() != cpb.FinancialResourceStatusCode_ACTIVE:
-		return unprocessable("ClaimResponse.status", "only an active ClaimResponse is an adjudication "+
-			"to apply; this one is %s", codeString(cr.GetStatus().GetValue().String()))
+		return unprocessable("ClaimResponse.status", "only an active ClaimResponse is "+
+			"an adjudication to apply; this one is %s", codeString(cr.GetStatus().GetValue().String()))
 	case cr.GetUse().GetValue() != cpb.UseCode_CLAIM:
-		return unprocessable("ClaimResponse.use", "only the answer to a claim (use claim) is applied "+
-			"to an Invoice, not that to a preauthorization or predetermination")
+		return unprocessable("ClaimResponse.use", "only the answer to a claim (use claim) "+
+			"is applied to an Invoice, not that to a preauthorization or predetermination")
 	case len(cr.GetAddItem()) > 0:
-		return unprocessable("ClaimResponse.addItem", "lines the payer adds (addItem) are not applied "+
-			"by fhirbill: adjudicate the Claim's own lines")
+		return unprocessable("ClaimResponse.addItem", "lines the payer adds (addItem) "+
+			"are not applied by fhirbill: adjudicate the Claim's own lines")
 	case len(cr.GetAdjudication()) > 0:
-		return unprocessable("ClaimResponse.adjudication", "header-level adjudication is not applied "+
-			"by fhirbill: adjudicate each line (item.adjudication)")
+		return unprocessable("ClaimResponse.adjudication", "header-level adjudication "+
+			"is not applied by fhirbill: adjudicate each line (item.adjudication)")
 	}
 	return nil
 }
@@ -91,8 +91,8 @@ func decisions(c *claimpb.Claim, cr *crpb.ClaimResponse, currency string) (map[u
 		case seen:
 			return nil, unprocessable(at+".itemSequence", "line %d is adjudicated twice", seq)
 		case len(it.GetDetail()) > 0:
-			return nil, unprocessable(at+".detail", "adjudications of item details are not applied by "+
-				"fhirbill, whose claims have none: adjudicate line %d itself", seq)
+			return nil, unprocessable(at+".detail", "adjudications of item details are "+
+				"not applied by fhirbill, whose claims have none: adjudicate line %d itself", seq)
 		}
 		amounts := map[string]decimal.Decimal{}
 		for j, a := range it.GetAdjudication() {
@@ -132,9 +132,10 @@ func decisions(c *claimpb.Claim, cr *crpb.ClaimResponse, currency string) (map[u
 	if cr.GetOutcome().GetValue() == cpb.ClaimProcessingCode_COMPLETE {
 		for _, it := range c.GetItem() {
 			if _, ok := out[it.GetSequence().GetValue()]; !ok {
-				return nil, unprocessable("ClaimResponse.item", "the outcome is complete, but line %d of "+
-					"the Claim is not adjudicated: a complete answer adjudicates every line, a partial "+
-					"one says outcome partial", it.GetSequence().GetValue())
+				return nil, unprocessable("ClaimResponse.item", "the outcome is complete, "+
+					"but line %d of the Claim is not adjudicated: a complete answer "+
+					"adjudicates every line, a partial one says outcome partial",
+					it.GetSequence().GetValue())
 			}
 		}
 	}
@@ -184,8 +185,8 @@ func totalsFit(
 			return err
 		}
 		if !v.Equal(want) {
-			return unprocessable(at, "the total of category %s is not the sum of the lines' amounts in it",
-				categoryKey(t.GetCategory()))
+			return unprocessable(at, "the total of category %s is not the sum of "+
+				"the lines' amounts in it", categoryKey(t.GetCategory()))
 		}
 	}
 

@@ -147,10 +147,10 @@ func (b *Biller) notRemitted(ctx context.Context, invoiceID string) error {
 			return err
 		}
 		if s.res != nil && adjudicated(s.res.Proto().(*crpb.ClaimResponse)) {
-			return conflict("Invoice.status", "Invoice/%s shows the payer's answer to Claim/%s "+
-				"(ClaimResponse/%s): the payer's decision stands and the Invoice is not cancelled; "+
-				"a correction is a new claim, sent under a new identifier naming Claim/%s in "+
-				"Claim.related", invoiceID, c.ID(), crID, c.ID())
+			return conflict("Invoice.status", "Invoice/%s shows the payer's answer to "+
+				"Claim/%s (ClaimResponse/%s): the payer's decision stands and the Invoice "+
+				"is not cancelled; a correction is a new claim, sent under a new identifier "+
+				"naming Claim/%s in Claim.related", invoiceID, c.ID(), crID, c.ID())
 		}
 	}
 	return nil
