@@ -28,7 +28,13 @@ const (
 // Claims, ClaimResponses and Coverage, needs no scope on them. $remit is
 // invoked on the Claim, so the caller must be able to read it: an
 // insurer's client answers only the claims sent to it.
+//
+// A Claim those operations stored and the ClaimResponse at the id they
+// give its answer change only through them (billing.CheckClaimWrite,
+// billing.CheckClaimResponseWrite).
 func registerClaims(api *rest.Server, b *billing.Biller) {
+	api.RegisterWriteCheck("Claim", billing.CheckClaimWrite)
+	api.RegisterWriteCheck("ClaimResponse", billing.CheckClaimResponseWrite)
 	api.RegisterOperation(&rest.Operation{
 		Name: "claim", Definition: opClaim, Types: []string{"Encounter"}, Instance: true,
 		Writes: []string{"Claim"},
