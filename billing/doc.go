@@ -18,7 +18,11 @@
 //     refused (422 naming the element) until the record is corrected.
 //   - gross charge: the provider's price list, ChargeItemDefinitions with a
 //     code and no payer context; the one for the code and modifiers, else
-//     the code alone, in effect on the date of service.
+//     the code alone, in effect on the date of service (always, without an
+//     effectivePeriod). One whose useContext "venue" references the
+//     billing provider (Encounter.serviceProvider) applies to that
+//     provider only and wins over those without a venue, which every
+//     provider shares; payer prices and contracts are scoped the same way.
 //   - allowed amount: the payer named by the patient's Coverage (a
 //     reference to an Organization, or an identifier that one Organization
 //     carries) has a contract, a ChargeItemDefinition without code whose

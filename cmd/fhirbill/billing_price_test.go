@@ -61,3 +61,66 @@ func TestBill_NegativeAllowedNotBillable(t *testing.T) {
 		})
 	}
 }
+
+// TestBill_ProviderScopedPrices: a ChargeItemDefinition whose useContext
+// venue (usage-context-type) references a billing provider prices that
+// provider's services only, and wins over the price list every provider
+// shares (no venue, no payer context), which stays the fallback. None
+// has an effectivePeriod: each applies on every date.
+//
+// Clinic's own 99213 is 170.00, clinic2's own 93000 is 75.00, and the
+// shared list (billingFixtures) has 99213 at 150.00 and 93000 at 60.00:
+// Clinic's visit is charged 170.00 + 60.00, clinic2's 150.00 + 75.00.
+// A payer's contract is scoped the same way: Medicare's contract with
+// clinic2 allows what it bills (rule billed), so clinic2's lines are
+// eligible at their gross charges, while clinic's stay on the shared
+// medicare-pfs contract (98.19 and 15.45, TestBill_OfficeVisitEndToEnd).
+// Before, the price list was one for every provider.
+func TestBill_ProviderScopedPrices(t *testing.T) {
+	srv := billingServer(t)
+	for _, r := range billingFixtures {
+		put(t, srv, r)
+	}
+	put(t, srv, strings.NewReplacer(`"id":"clinic"`, `"id":"clinic2"`, `"Sunset Family Medicine"`, `"Ocean Clinic"`,
+		`"1245319599"`, `"1234567893"`).Replace(billingFixtures[0]))
+	own := func(id, provider, code, value string) string {
+		return `{"resourceType":"ChargeItemDefinition","id":"` + id + `","status":"active",
+		  "url":"https://` + provider + `.example/price/` + code + `",
+		  "useContext":[{"code":{"system":"http://terminology.hl7.org/CodeSystem/usage-context-type","code":"venue"},
+		                 "valueReference":{"reference":"Organization/` + provider + `"}}],
+		  "code":{"coding":[{"system":"http://www.ama-assn.org/go/cpt","code":"` + code + `"}]},
+		  "propertyGroup":[{"priceComponent":[{"type":"base","amount":{"value":` + value + `,"currency":"USD"}}]}]}`
+	}
+	put(t, srv, own("clinic-99213", "clinic", "99213", "170.00"))
+	put(t, srv, own("clinic2-93000", "clinic2", "93000", "75.00"))
+	put(t, srv, `{"resourceType":"ChargeItemDefinition","id":"contract-medicare-clinic2","status":"active",
+	  "url":"https://clinic2.example/contract/medicare",
+	  "extension":[{"url":"https://fhirbill.dev/fhir/StructureDefinition/allowed-rule","valueCode":"billed"}],
+	  "useContext":[{"code":{"system":"http://terminology.hl7.org/CodeSystem/usage-context-type","code":"program"},
+	                 "valueReference":{"reference":"Organization/medicare"}},
+	                {"code":{"system":"http://terminology.hl7.org/CodeSystem/usage-context-type","code":"venue"},
+	                 "valueReference":{"reference":"Organization/clinic2"}}]}`)
+	for _, r := range officeVisit("e1", "2025-03-10", true) {
+		put(t, srv, r)
+	}
+	for _, r := range officeVisit("e2", "2025-03-11", true) {
+		put(t, srv, strings.Replace(r, `"Organization/clinic"`, `"Organization/clinic2"`, 1))
+	}
+
+	for enc, want := range map[string][]string{
+		"e1": {"base/submitted=170.00", "informational/eligible=98.19",
+			"base/submitted=60.00", "informational/eligible=15.45"},
+		"e2": {"base/submitted=150.00", "informational/eligible=150.00",
+			"base/submitted=75.00", "informational/eligible=75.00"},
+	} {
+		inv := bill(t, srv, enc).Invoice
+		var got []string
+		for _, l := range inv["lineItem"].([]any) {
+			pcs := components(l.(map[string]any)["priceComponent"])
+			got = append(got, pcs[0], pcs[3])
+		}
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("%s: gross and eligible %v, want %v", enc, got, want)
+		}
+	}
+}
