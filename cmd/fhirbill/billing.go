@@ -121,6 +121,13 @@ func registerBilling(api *rest.Server, b *billing.Biller) {
 	api.RegisterOperation(&rest.Operation{
 		Name: "apply", Definition: opApply, Types: []string{"ChargeItemDefinition"}, Instance: true, ReadOnly: true,
 		Handle: func(ctx context.Context, req *rest.OperationRequest) (*rest.OperationResponse, error) {
+			if req.Method != http.MethodPost {
+				// http://hl7.org/fhir/R4/operations.html: only an
+				// operation that does not affect state is invoked with GET.
+				return nil, resource.Errorf(http.StatusMethodNotAllowed, resource.IssueNotSupported, "",
+					"$apply is invoked with POST: R4 defines it as affecting state (OperationDefinition "+
+						"ChargeItemDefinition-apply, affectsState true), though fhirbill stores nothing")
+			}
 			in, err := postParameters(req, []string{"chargeItem", "account"})
 			if err != nil {
 				return nil, err
