@@ -292,13 +292,14 @@ func TestClaim_Secondary(t *testing.T) {
 	}
 }
 
-// TestClaim_READMEWalkthrough runs the claim steps of the README's
-// billing walkthrough: the visit of testdata/billing/office-visit.json
-// billed and issued, claimed, submitted, and the payer's answer in
-// testdata/billing/remittance.json (the one of
+// TestClaim_READMEWalkthrough runs the README's billing walkthrough to
+// its end, on a server that bills on push as `fhirbill serve` does: the
+// visit of testdata/billing/office-visit.json billed when posted ($bill
+// again changes nothing), issued, $translate, claimed, submitted, and the
+// payer's answer in testdata/billing/remittance.json (the one of
 // TestRemit_InvoiceFollowsPayer) remitted: totalNet 102.73 becomes 62.73.
 func TestClaim_READMEWalkthrough(t *testing.T) {
-	srv := billingServer(t)
+	srv := pushingBillingServer(t)
 	body, err := os.ReadFile("../../testdata/billing/office-visit.json")
 	if err != nil {
 		t.Fatal(err)
@@ -310,6 +311,7 @@ func TestClaim_READMEWalkthrough(t *testing.T) {
 	if res := srv.Do("POST", "/Invoice/e1-patient/$issue", nil); res.Status != 200 {
 		t.Fatalf("$issue: %d %s", res.Status, res.Body)
 	}
+	translated(t, srv)
 	if c := claimOf(t, srv, "e1", nil).Claim; c["status"] != "active" || fmt.Sprint(field(c, "total", "value")) != "210.00" {
 		t.Errorf("claim status %v total %v, want active 210.00", c["status"], field(c, "total", "value"))
 	}
