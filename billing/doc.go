@@ -83,11 +83,15 @@
 //
 // [Scrub] runs the front-end edits of a professional claim (code forms,
 // pointers, quantities, dates, modifiers, NPIs with their check digit,
-// Coverage in force); each failure is an [Edit] with the FHIRPath of the
-// element at fault. A Claim is draft while it fails one, active once it
-// passes them all. [Biller.Submit] is Claim/$submit: scrub, store, and
+// the patient on the server and the Coverage's beneficiary, Coverage in
+// force, one currency); each failure is an [Edit] with the FHIRPath of
+// the element at fault. A Claim is draft while it fails one, active once
+// it passes them all. [Biller.Submit] is Claim/$submit: scrub, store, and
 // answer a ClaimResponse (queued, or error with the edits); a Claim is
-// known by Claim.identifier[0], so submitting it again stores nothing.
+// known by Claim.identifier[0], so submitting it again stores nothing;
+// the Claim of a cancelled Invoice is refused. A Claim these operations
+// stored and its ClaimResponse change only through them
+// ([CheckClaimWrite], [CheckClaimResponseWrite]).
 //
 // # Remittance and the issued Invoice
 //
@@ -97,7 +101,13 @@
 // and the Invoice is issued, or balanced when the patient owes nothing;
 // the plan year's accumulator follows what the payer applied. The
 // ClaimResponse, the Invoice and the Account are stored in one commit,
-// or not at all when the answer does not fit its Claim.
+// or not at all when the answer does not fit its Claim: not active, not
+// to a claim, a line left out of a complete outcome, amounts not in
+// whole cents or that do not add up, totals or a payment that are not
+// the sums of the lines, or what billing does not apply (addItem,
+// header or detail adjudication). Once it is applied, the Invoice is not
+// cancelled: the payer's decision stands, and a correction is a new
+// claim.
 //
 // An issued Invoice otherwise changes only by status. Remittance is the
 // one exception, and a narrow one: the Invoice billing issued was an

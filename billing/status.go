@@ -135,6 +135,7 @@ func (b *Biller) setStatus(
 // cancelling would take that deductible out of the accumulator and leave
 // the adjudicated Claim behind. A correction is a new claim.
 func (b *Biller) notRemitted(ctx context.Context, invoiceID string) error {
+	// TODO(#6): cancelling an Invoice whose Claim is queued does not void the Claim; $remit refuses its answer.
 	claims, err := b.records.Search(ctx, "Claim", url.Values{
 		"identifier": {escapeToken(SystemInvoiceID) + "|" + escapeToken(invoiceID)}})
 	if err != nil {
