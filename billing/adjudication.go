@@ -5,6 +5,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	cpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/codes_go_proto"
 	dtpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
 	claimpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/claim_go_proto"
 	crpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/claim_response_go_proto"
@@ -23,15 +24,47 @@ var adjudicationCategories = []struct{ system, code string }{
 	{SystemPriceComponent, "coinsurance"},
 }
 
+// adjudicationShape refuses a ClaimResponse that is no adjudication of a
+// claim fhirbill can apply, naming the element (R4 ClaimResponse): one
+// that is not active (cancelled, draft, entered in error), that answers a
+// preauthorization or predetermination, or that adjudicates what
+// remittance does not read (lines the payer adds, header-level
+// adjudication): refused rather than applied in part.
+func adjudicationShape(cr *crpb.ClaimResponse) error {
+	switch {
+	case cr.GetStatus().GetValue() != cpb.FinancialResourceStatusCode_ACTIVE:
+		return unprocessable("ClaimResponse.status", "only an active ClaimResponse is "+
+			"an adjudication to apply; this one is %s", codeString(cr.GetStatus().GetValue().String()))
+	case cr.GetUse().GetValue() != cpb.UseCode_CLAIM:
+		return unprocessable("ClaimResponse.use", "only the answer to a claim (use claim) "+
+			"is applied to an Invoice, not that to a preauthorization or predetermination")
+	case len(cr.GetAddItem()) > 0:
+		return unprocessable("ClaimResponse.addItem", "lines the payer adds (addItem) "+
+			"are not applied by fhirbill: adjudicate the Claim's own lines")
+	case len(cr.GetAdjudication()) > 0:
+		return unprocessable("ClaimResponse.adjudication", "header-level adjudication "+
+			"is not applied by fhirbill: adjudicate each line (item.adjudication)")
+	}
+	return nil
+}
+
 // decisions reads the item adjudications of cr against the Claim c it
 // answers, as the Share the payer decided per Claim item sequence, refusing with a 4xx what does not
 // fit the Claim: an item sequence the Claim does not have or given
-// twice, an amount in another currency or below zero, an amount above
-// the line's net, a benefit above the eligible amount, a line without
-// eligible or benefit, or patient amounts (deductible, copay,
-// coinsurance) that do not add up to eligible minus benefit. Without a
-// coinsurance amount, coinsurance is what eligible minus benefit leaves
-// after deductible and copay. Amounts are rounded to the cent first.
+// twice, item details, an amount in another currency, below zero or not
+// in whole cents, an amount above the line's net, a benefit above the
+// eligible amount, a line without eligible or benefit, patient amounts
+// (deductible, copay, coinsurance) that do not add up to eligible minus
+// benefit, a line of the Claim left out by a complete outcome, and totals
+// or a payment that are not the sums of the lines. Without a coinsurance
+// amount, coinsurance is what eligible minus benefit leaves after
+// deductible and copay.
+//
+// A payer pays money, in whole cents: an amount with a fraction of a cent
+// is refused rather than rounded, since rounding the amounts of a line
+// one by one can make them no longer add up (38.555 + 9.635 does, 38.56 +
+// 9.64 does not), and which of them should give up the cent is the
+// payer's to say.
 func decisions(c *claimpb.Claim, cr *crpb.ClaimResponse, currency string) (map[uint32]Share, error) {
 	nets := map[uint32]decimal.Decimal{}
 	for _, it := range c.GetItem() {
@@ -46,16 +79,20 @@ func decisions(c *claimpb.Claim, cr *crpb.ClaimResponse, currency string) (map[u
 	}
 
 	out := map[uint32]Share{}
-	seen := map[uint32]bool{}
+	others := map[string]decimal.Decimal{} // sums of the categories read past, by system|code
 	for i, it := range cr.GetItem() {
 		at := fmt.Sprintf("ClaimResponse.item[%d]", i)
 		seq := it.GetItemSequence().GetValue()
 		net, ok := nets[seq]
+		_, seen := out[seq]
 		switch {
 		case !ok:
 			return nil, unprocessable(at+".itemSequence", "the Claim has no line %d", seq)
-		case seen[seq]:
+		case seen:
 			return nil, unprocessable(at+".itemSequence", "line %d is adjudicated twice", seq)
+		case len(it.GetDetail()) > 0:
+			return nil, unprocessable(at+".detail", "adjudications of item details are "+
+				"not applied by fhirbill, whose claims have none: adjudicate line %d itself", seq)
 		}
 		amounts := map[string]decimal.Decimal{}
 		for j, a := range it.GetAdjudication() {
@@ -67,6 +104,10 @@ func decisions(c *claimpb.Claim, cr *crpb.ClaimResponse, currency string) (map[u
 				}
 			}
 			if code == "" {
+				if v, ok := amountOf(a.GetAmount()); ok {
+					k := categoryKey(a.GetCategory())
+					others[k] = others[k].Add(v)
+				}
 				continue
 			}
 			v, err := adjudicatedAmount(a.GetAmount(), aat+".amount", currency)
@@ -85,9 +126,99 @@ func decisions(c *claimpb.Claim, cr *crpb.ClaimResponse, currency string) (map[u
 		if err != nil {
 			return nil, err
 		}
-		out[seq], seen[seq] = d, true
+		out[seq] = d
+	}
+
+	if cr.GetOutcome().GetValue() == cpb.ClaimProcessingCode_COMPLETE {
+		for _, it := range c.GetItem() {
+			if _, ok := out[it.GetSequence().GetValue()]; !ok {
+				return nil, unprocessable("ClaimResponse.item", "the outcome is complete, "+
+					"but line %d of the Claim is not adjudicated: a complete answer "+
+					"adjudicates every line, a partial one says outcome partial",
+					it.GetSequence().GetValue())
+			}
+		}
+	}
+	if err := totalsFit(cr, out, others, currency); err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+// totalsFit checks ClaimResponse.total and payment against the lines
+// decided: a total in a category remittance reads is the sum of the
+// lines' amounts in it (coinsurance as decided, given or left to the
+// remainder); one in another category, the sum of the lines' amounts in
+// it when lines carry that category (the others are read past, as on the
+// lines); payment.amount is the lines' benefit plus payment.adjustment.
+func totalsFit(
+	cr *crpb.ClaimResponse,
+	ds map[uint32]Share,
+	others map[string]decimal.Decimal,
+	currency string,
+) error {
+	sums := map[string]decimal.Decimal{}
+	for _, d := range ds {
+		for k, v := range map[string]decimal.Decimal{
+			"eligible": d.Allowed, "benefit": d.InsurerPays, "deductible": d.Deductible,
+			"copay": d.Copay, "coinsurance": d.Coinsurance,
+		} {
+			sums[k] = sums[k].Add(v)
+		}
+	}
+	for i, t := range cr.GetTotal() {
+		at := fmt.Sprintf("ClaimResponse.total[%d].amount", i)
+		code := ""
+		for _, cat := range adjudicationCategories {
+			if hasCode(t.GetCategory(), cat.system, cat.code) {
+				code = cat.code
+			}
+		}
+		want, ok := sums[code]
+		if code == "" {
+			if want, ok = others[categoryKey(t.GetCategory())]; !ok {
+				continue
+			}
+		}
+		v, err := paidAmount(t.GetAmount(), at, currency)
+		if err != nil {
+			return err
+		}
+		if !v.Equal(want) {
+			return unprocessable(at, "the total of category %s is not the sum of "+
+				"the lines' amounts in it", categoryKey(t.GetCategory()))
+		}
+	}
+
+	p := cr.GetPayment()
+	if p.GetAmount() == nil {
+		return nil
+	}
+	v, err := paidAmount(p.GetAmount(), "ClaimResponse.payment.amount", currency)
+	if err != nil {
+		return err
+	}
+	want := sums["benefit"]
+	if p.GetAdjustment() != nil {
+		adj, err := paidAmount(p.GetAdjustment(), "ClaimResponse.payment.adjustment", currency)
+		if err != nil {
+			return err
+		}
+		want = want.Add(adj)
+	}
+	if !v.Equal(want) {
+		return unprocessable("ClaimResponse.payment.amount",
+			"the payment is not the lines' benefit plus the payment's adjustment")
+	}
+	return nil
+}
+
+// categoryKey is "system|code" of a category's first coding.
+func categoryKey(cc *dtpb.CodeableConcept) string {
+	if cs := cc.GetCoding(); len(cs) > 0 {
+		return cs[0].GetSystem().GetValue() + "|" + cs[0].GetCode().GetValue()
+	}
+	return "|"
 }
 
 // lineDecision checks one line's amounts and splits it.
@@ -122,19 +253,30 @@ func lineDecision(a map[string]decimal.Decimal, seq uint32, at string) (Share, e
 }
 
 // adjudicatedAmount reads an adjudication amount: present, in currency
-// (or without one), not below zero, rounded to the cent.
+// (or without one), not below zero, in whole cents.
 func adjudicatedAmount(m *dtpb.Money, at, currency string) (decimal.Decimal, error) {
+	v, err := paidAmount(m, at, currency)
+	if err == nil && v.Sign() < 0 {
+		return decimal.Zero, unprocessable(at, "an adjudicated amount is not below zero")
+	}
+	return v, err
+}
+
+// paidAmount reads an amount of the payer's: present, in currency (or
+// without one), in whole cents.
+func paidAmount(m *dtpb.Money, at, currency string) (decimal.Decimal, error) {
 	v, ok := amountOf(m)
 	switch {
 	case !ok:
-		return decimal.Zero, unprocessable(at, "the adjudication has no amount")
+		return decimal.Zero, unprocessable(at, "the amount has no value")
 	case m.GetCurrency() != nil && m.GetCurrency().GetValue() != currency:
 		return decimal.Zero, badRequest(at+".currency",
 			"the amount is in another currency than the claim's %s", currency)
-	case v.Sign() < 0:
-		return decimal.Zero, unprocessable(at, "an adjudicated amount is not below zero")
+	case !v.Equal(RoundCent(v)):
+		return decimal.Zero, unprocessable(at, "a payer's amount is money paid, in whole cents: "+
+			"at most two decimals")
 	}
-	return RoundCent(v), nil
+	return v, nil
 }
 
 // headerCurrencies refuses totals and a payment in another currency.

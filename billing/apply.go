@@ -33,7 +33,8 @@ import (
 // overrideReason naming the definition: R4 has no other ChargeItem element
 // for a price, and the returned item is a quote, not a stored charge. The
 // result also names the definition (definitionCanonical or definitionUri)
-// and carries the pricing-trail extension.
+// and carries the pricing-trail extension. It carries no meta.versionId
+// or meta.lastUpdated: it is not a stored version.
 //
 // Errors are *resource.Error: 400 when the resources are of the wrong
 // type or an amount is in another currency, 422 when the definition does
@@ -84,6 +85,13 @@ func (b *Biller) Apply(ctx context.Context, definition, chargeItem *resource.Res
 	unit := RoundCent(p.amount)
 	total := RoundCent(unit.Mul(qty))
 
+	// The answer is a quote, not a stored version: it names none.
+	if m := ci.GetMeta(); m != nil {
+		m.VersionId, m.LastUpdated = nil, nil
+		if proto.Size(m) == 0 {
+			ci.Meta = nil
+		}
+	}
 	ci.PriceOverride = money(total, b.currency)
 	ci.OverrideReason = &dtpb.String{Value: "priced by ChargeItemDefinition/$apply of " + definitionName(d)}
 	ci.DefinitionCanonical, ci.DefinitionUri = nil, nil

@@ -74,7 +74,7 @@ func BenchmarkScrub(b *testing.B) {
 	refs := claimRefs(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		if edits := billing.Scrub(c, refs); len(edits) != 0 {
+		if edits := billing.Scrub(c, refs, "USD"); len(edits) != 0 {
 			b.Fatalf("edits %v", edits)
 		}
 	}

@@ -117,7 +117,7 @@ func staleChargeItems(in *inputs, items []*resource.Resource) ([]Change, error) 
 	var out []Change
 	for id, s := range in.chargeItems {
 		ci := chargeItemOf(s)
-		if now[id] || !strings.HasPrefix(id, "ci-") ||
+		if now[id] || ci == nil || !strings.HasPrefix(id, "ci-") ||
 			ci.GetStatus().GetValue() == cpb.ChargeItemStatusCode_ENTERED_IN_ERROR {
 			continue
 		}

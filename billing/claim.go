@@ -53,7 +53,8 @@ type ClaimResult struct {
 // built again, to be corrected and submitted again.
 //
 // Client errors are *resource.Error: 404 when the Encounter does not
-// exist, 422 when it is not billed, has no Coverage, or the Coverage
+// exist, 422 when it is not billed (or its Invoice was cancelled and it
+// was not billed again), has no Coverage, or the Coverage
 // asked for is not one of the patient's in force or cannot be claimed
 // yet.
 func (b *Biller) BuildClaim(ctx context.Context, encounterID, coverageID string) (*ClaimResult, error) {
@@ -93,6 +94,10 @@ func (b *Biller) claimOnce(ctx context.Context, encID, covID string) (*ClaimResu
 	in, err := b.load(ctx, encID)
 	if err != nil {
 		return nil, err
+	}
+	if in.invoice.res == nil && in.cancelled != "" {
+		return nil, unprocessable("Encounter", "Invoice/%s was cancelled: bill Encounter/%s again "+
+			"with $bill, then claim the new Invoice", in.cancelled, encID)
 	}
 	if in.invoice.res == nil {
 		return nil, unprocessable("Encounter", "Encounter/%s has no Invoice: bill it with $bill first", encID)
@@ -148,7 +153,7 @@ func (b *Biller) claimOnce(ctx context.Context, encID, covID string) (*ClaimResu
 	if err != nil {
 		return nil, err
 	}
-	res.Edits = Scrub(c, refs)
+	res.Edits = Scrub(c, refs, b.currency)
 	c.Status = &claimpb.Claim_StatusCode{Value: cpb.FinancialResourceStatusCode_ACTIVE}
 	if len(res.Edits) > 0 {
 		c.Status.Value = cpb.FinancialResourceStatusCode_DRAFT
@@ -260,11 +265,13 @@ func (b *Biller) readStored(ctx context.Context, typ, id string) (stored, error)
 }
 
 // claimRefs reads what the scrubber checks through c's references: the
-// billing provider, the care team and the Coverages. A reference the
-// server cannot resolve is left out, and the scrubber says so.
+// patient, the billing provider, the insurer, the care team and the
+// Coverages. A
+// reference the server cannot resolve is left out, and the scrubber says
+// so.
 func (b *Biller) claimRefs(ctx context.Context, c *claimpb.Claim) (ClaimRefs, error) {
 	refs := ClaimRefs{}
-	want := []string{refString(c.GetProvider()), refString(c.GetInsurer())}
+	want := []string{refString(c.GetPatient()), refString(c.GetProvider()), refString(c.GetInsurer())}
 	for _, m := range c.GetCareTeam() {
 		want = append(want, refString(m.GetProvider()))
 	}
@@ -294,5 +301,5 @@ func (b *Biller) scrubStored(ctx context.Context, r *resource.Resource) ([]Edit,
 	if err != nil {
 		return nil, err
 	}
-	return Scrub(c, refs), nil
+	return Scrub(c, refs, b.currency), nil
 }

@@ -34,6 +34,7 @@ const (
 // The claim edits (SystemClaimEdit) the scrubber runs; see [Scrub].
 const (
 	EditClaimType        = "claim-type"
+	EditPatient          = "patient"
 	EditProvider         = "provider"
 	EditInsurer          = "insurer"
 	EditInsurance        = "insurance"
@@ -54,6 +55,7 @@ const (
 	EditServiceDate      = "service-date"
 	EditPlaceOfService   = "place-of-service"
 	EditAmount           = "amount"
+	EditCurrency         = "currency"
 	EditTotal            = "total"
 )
 

@@ -2,7 +2,6 @@ package billing
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 
@@ -37,7 +36,8 @@ const maxPointers = 4
 // Each Condition is coded in ICD-10-CM: its own ICD-10-CM coding, else the
 // first of its codings a ConceptMap translates to ICD-10-CM. A Condition
 // that cannot be coded, does not exist or is entered-in-error is left out
-// with a note; a code already listed is not repeated.
+// with a note; a code already listed is not repeated. Every Condition here
+// is the Encounter's patient's: load refused the Encounter otherwise.
 func (b *Biller) diagnoses(ctx context.Context, in *inputs, t *translator) ([]diagnosis, error) {
 	byID := make(map[string]*condpb.Condition, len(in.conditions))
 	for _, c := range in.conditions {
@@ -67,15 +67,11 @@ func (b *Biller) diagnoses(ctx context.Context, in *inputs, t *translator) ([]di
 	for _, id := range ids {
 		c, ok := byID[id]
 		if !ok {
-			r, _, err := b.records.Read(ctx, "Condition", id)
-			if errors.Is(err, resource.ErrNotFound) || errors.Is(err, resource.ErrDeleted) {
-				in.notes = append(in.notes, dxNote(id, "does not exist"))
-				continue
-			}
-			if err != nil {
-				return nil, readError("Condition", id, err)
-			}
-			c = r.Proto().(*condpb.Condition)
+			c = in.diagnosed[id] // read by checkSubjects, which refused another patient's
+		}
+		if c == nil {
+			in.notes = append(in.notes, dxNote(id, "does not exist"))
+			continue
 		}
 		if hasCode(c.GetVerificationStatus(), "http://terminology.hl7.org/CodeSystem/condition-ver-status",
 			"entered-in-error") {

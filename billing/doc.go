@@ -13,10 +13,16 @@
 //     the stored ConceptMaps ([Biller.Translate]). Diagnoses come from
 //     Encounter.diagnosis in rank order, then billing-role ones, then the
 //     Encounter's other Conditions, each coded in ICD-10-CM the same way.
-//     Modifiers travel in the [ExtModifier] extension.
+//     Modifiers travel in the [ExtModifier] extension. A Condition or
+//     Procedure of another patient is never billed: the Encounter is
+//     refused (422 naming the element) until the record is corrected.
 //   - gross charge: the provider's price list, ChargeItemDefinitions with a
 //     code and no payer context; the one for the code and modifiers, else
-//     the code alone, in effect on the date of service.
+//     the code alone, in effect on the date of service (always, without an
+//     effectivePeriod). One whose useContext "venue" references the
+//     billing provider (Encounter.serviceProvider) applies to that
+//     provider only and wins over those without a venue, which every
+//     provider shares; payer prices and contracts are scoped the same way.
 //   - allowed amount: the payer named by the patient's Coverage (a
 //     reference to an Organization, or an identifier that one Organization
 //     carries) has a contract, a ChargeItemDefinition without code whose
@@ -28,7 +34,9 @@
 //     ChargeItemDefinitions price) or billed (the gross charge). A
 //     code-specific ChargeItemDefinition of the payer always wins. No
 //     Coverage is self-pay: allowed = gross. The allowed amount never
-//     exceeds the gross charge.
+//     exceeds the gross charge; a negative one (a payer price or factor
+//     below zero) leaves the line not billable, as a negative gross
+//     charge does.
 //   - cost sharing ([ApplyCostSharing]) from Coverage.costToBeneficiary,
 //     or, for a Coverage that states none, from the payer's plan (an
 //     InsurancePlan owned by the payer: its first plan's generalCost and
@@ -75,11 +83,15 @@
 //
 // [Scrub] runs the front-end edits of a professional claim (code forms,
 // pointers, quantities, dates, modifiers, NPIs with their check digit,
-// Coverage in force); each failure is an [Edit] with the FHIRPath of the
-// element at fault. A Claim is draft while it fails one, active once it
-// passes them all. [Biller.Submit] is Claim/$submit: scrub, store, and
+// the patient on the server and the Coverage's beneficiary, Coverage in
+// force, one currency); each failure is an [Edit] with the FHIRPath of
+// the element at fault. A Claim is draft while it fails one, active once
+// it passes them all. [Biller.Submit] is Claim/$submit: scrub, store, and
 // answer a ClaimResponse (queued, or error with the edits); a Claim is
-// known by Claim.identifier[0], so submitting it again stores nothing.
+// known by Claim.identifier[0], so submitting it again stores nothing;
+// the Claim of a cancelled Invoice is refused. A Claim these operations
+// stored and its ClaimResponse change only through them
+// ([CheckClaimWrite], [CheckClaimResponseWrite]).
 //
 // # Remittance and the issued Invoice
 //
@@ -89,7 +101,13 @@
 // and the Invoice is issued, or balanced when the patient owes nothing;
 // the plan year's accumulator follows what the payer applied. The
 // ClaimResponse, the Invoice and the Account are stored in one commit,
-// or not at all when the answer does not fit its Claim.
+// or not at all when the answer does not fit its Claim: not active, not
+// to a claim, a line left out of a complete outcome, amounts not in
+// whole cents or that do not add up, totals or a payment that are not
+// the sums of the lines, or what billing does not apply (addItem,
+// header or detail adjudication). Once it is applied, the Invoice is not
+// cancelled: the payer's decision stands, and a correction is a new
+// claim.
 //
 // An issued Invoice otherwise changes only by status. Remittance is the
 // one exception, and a narrow one: the Invoice billing issued was an

@@ -1,6 +1,8 @@
 package billing
 
 import (
+	"bytes"
+
 	"google.golang.org/protobuf/proto"
 
 	"github.com/fhirbill/fhirbill/fhir/resource"
@@ -18,7 +20,9 @@ import (
 //     balanced;
 //   - cancelling goes through Invoice/$cancel, which also gives back the
 //     deductible the Invoice used, and an Invoice billing made is never
-//     deleted (cancel it).
+//     deleted (cancel it); it is known by the identifier naming its
+//     Encounter in the stored version, which an update may not drop or
+//     change.
 //
 // The payer's adjudication replaces the amounts of an issued Invoice
 // through [Biller.Remit] (Claim/[id]/$remit), never through a client's
@@ -45,6 +49,11 @@ func CheckInvoiceWrite(old, next *resource.Resource) error {
 	if !ok {
 		return nil
 	}
+	if enc := invoiceEncounter(o); enc != "" && invoiceEncounter(n) != enc {
+		// Else a PUT without it would make the next DELETE pass.
+		return conflict("Invoice.identifier", "an Invoice made by billing keeps the identifier "+
+			"naming its Encounter (system %s)", SystemEncounterID)
+	}
 	now := n.GetStatus().GetValue()
 	switch {
 	case now == was:
@@ -59,20 +68,52 @@ func CheckInvoiceWrite(old, next *resource.Resource) error {
 	if was == cpb.InvoiceStatusCode_DRAFT {
 		return nil
 	}
-	if !proto.Equal(withoutStatus(o), withoutStatus(n)) {
+	same, err := sameBesidesStatus(o, n)
+	if err != nil {
+		return err
+	}
+	if !same {
 		return conflict("Invoice", "an Invoice past draft changes only by status; this one is %s", codeString(was.String()))
 	}
 	return nil
 }
 
-// billedInvoice reports whether billing made inv: it names its Encounter.
-func billedInvoice(inv *invpb.Invoice) bool {
-	for _, id := range inv.GetIdentifier() {
-		if id.GetSystem().GetValue() == SystemEncounterID {
-			return true
+// sameBesidesStatus reports whether a and b differ at most in what a
+// status change may touch. It compares them as jsonformat prints them:
+// the protos of one resource differ with how it was read (a reference
+// parsed from a client's body holds the URI "Patient/p1", the same one
+// read from the store holds the typed id p1), while the printed JSON is
+// one.
+func sameBesidesStatus(a, b *invpb.Invoice) (bool, error) {
+	var out [2][]byte
+	for i, inv := range []*invpb.Invoice{a, b} {
+		r, err := resource.FromProto(withoutStatus(inv))
+		if err != nil {
+			return false, err
+		}
+		if out[i], err = r.Marshal(); err != nil {
+			return false, err
 		}
 	}
-	return false
+	return bytes.Equal(out[0], out[1]), nil
+}
+
+// billedInvoice reports whether billing made inv: it names its Encounter.
+// A client's update keeps that identifier (CheckInvoiceWrite), so the
+// stored version of an Invoice billing made always says so.
+func billedInvoice(inv *invpb.Invoice) bool {
+	return invoiceEncounter(inv) != ""
+}
+
+// invoiceEncounter is the value of inv's identifier naming its Encounter,
+// "" when it has none.
+func invoiceEncounter(inv *invpb.Invoice) string {
+	for _, id := range inv.GetIdentifier() {
+		if id.GetSystem().GetValue() == SystemEncounterID {
+			return id.GetValue().GetValue()
+		}
+	}
+	return ""
 }
 
 // withoutStatus is inv without what a status change may touch: status,

@@ -11,6 +11,7 @@ import (
 	"github.com/fhirbill/fhirbill/fhir/resource"
 
 	cpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/codes_go_proto"
+	dtpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
 	cipb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/charge_item_go_proto"
 	condpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/condition_go_proto"
 	covpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/coverage_go_proto"
@@ -22,8 +23,9 @@ import (
 	procpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/procedure_go_proto"
 )
 
-// stored is a resource as read and its version; version 0 means it does
-// not exist (or was deleted) and res is nil.
+// stored is a resource as read and its version. res is nil when it does
+// not exist (version 0) or its current version is a delete (the delete's
+// version: billing writes over a deleted resource as over an absent one).
 type stored struct {
 	res     *resource.Resource
 	version int64
@@ -38,6 +40,9 @@ type inputs struct {
 
 	conditions []*condpb.Condition // whose encounter is this one, by id
 	procedures []*procpb.Procedure // whose encounter is this one, by id
+	// diagnosed holds the Conditions Encounter.diagnosis names that the
+	// search did not find, by id; nil for one that does not exist.
+	diagnosed map[string]*condpb.Condition
 
 	coverage *covpb.Coverage     // nil: self-pay
 	payer    string              // "Organization/<id>"; "" for self-pay
@@ -49,6 +54,7 @@ type inputs struct {
 
 	invoiceID   string
 	invoice     stored
+	cancelled   string            // the latest cancelled revision of the Invoice; "" when none
 	chargeItems map[string]stored // the Encounter's ChargeItems by id
 
 	notes []resource.Issue
@@ -95,6 +101,9 @@ func (b *Biller) load(ctx context.Context, encID string) (*inputs, error) {
 		return nil, err
 	}
 	if err := b.loadClinical(ctx, in); err != nil {
+		return nil, err
+	}
+	if err := b.checkSubjects(ctx, in); err != nil {
 		return nil, err
 	}
 	if err := b.loadCoverage(ctx, in); err != nil {
@@ -177,6 +186,67 @@ func (b *Biller) loadClinical(ctx context.Context, in *inputs) error {
 		return in.procedures[i].GetId().GetValue() < in.procedures[j].GetId().GetValue()
 	})
 	return nil
+}
+
+// checkSubjects refuses, with a 422 naming the element, a Condition or
+// Procedure of another patient than the Encounter's: one Encounter.diagnosis
+// names, or one whose encounter is this Encounter. A diagnosis of another
+// patient on a Claim discloses it to the wrong insurer, and a service of
+// another patient bills the wrong person: the record is corrected, not
+// billed around. It reads the Conditions Encounter.diagnosis names that
+// the search did not find into in.diagnosed.
+func (b *Biller) checkSubjects(ctx context.Context, in *inputs) error {
+	found := make(map[string]*condpb.Condition, len(in.conditions))
+	for _, c := range in.conditions {
+		found[c.GetId().GetValue()] = c
+	}
+	in.diagnosed = map[string]*condpb.Condition{}
+	for i, d := range in.enc.GetDiagnosis() {
+		id := refID(d.GetCondition(), "Condition")
+		if id == "" {
+			continue
+		}
+		c, ok := found[id]
+		if !ok {
+			if c, ok = in.diagnosed[id]; !ok {
+				r, _, err := b.records.Read(ctx, "Condition", id)
+				switch {
+				case errors.Is(err, resource.ErrNotFound) || errors.Is(err, resource.ErrDeleted):
+				case err != nil:
+					return readError("Condition", id, err)
+				default:
+					c = r.Proto().(*condpb.Condition)
+				}
+				in.diagnosed[id] = c
+			}
+		}
+		if c != nil && !in.ownSubject(c.GetSubject()) {
+			return unprocessable(fmt.Sprintf("Encounter.diagnosis[%d].condition", i),
+				"Condition/%s, a diagnosis of this Encounter, is another patient's: "+
+					"a diagnosis of another patient is never billed; correct the Encounter", id)
+		}
+	}
+	for _, c := range in.conditions {
+		if !in.ownSubject(c.GetSubject()) {
+			return unprocessable("Condition.subject", "Condition/%s names this Encounter but "+
+				"another patient as its subject: it is never billed; correct the Condition",
+				c.GetId().GetValue())
+		}
+	}
+	for _, p := range in.procedures {
+		if !in.ownSubject(p.GetSubject()) {
+			return unprocessable("Procedure.subject", "Procedure/%s names this Encounter but "+
+				"another patient as its subject: it is never billed; correct the Procedure",
+				p.GetId().GetValue())
+		}
+	}
+	return nil
+}
+
+// ownSubject reports whether subject is the Encounter's patient.
+func (in *inputs) ownSubject(subject *dtpb.Reference) bool {
+	id := refID(subject, "Patient")
+	return id != "" && "Patient/"+id == in.patient
 }
 
 // loadCoverage chooses the patient's Coverage: among the active ones whose
@@ -284,6 +354,7 @@ func (b *Biller) loadBilled(ctx context.Context, in *inputs) error {
 			return readError("Invoice", id, err)
 		case r.Proto().(*invpb.Invoice).GetStatus().GetValue() == cpb.InvoiceStatusCode_CANCELLED &&
 			rev < maxRevisions:
+			in.cancelled = id
 			named = append(named, invoiceChargeItems(r.Proto().(*invpb.Invoice))...)
 			continue
 		default:
@@ -315,7 +386,9 @@ func invoiceChargeItems(inv *invpb.Invoice) []string {
 
 // readChargeItems reads the ChargeItems ids of the Encounter into
 // in.chargeItems, skipping those read already and those that do not
-// exist (or were deleted) or belong to another Encounter.
+// exist or belong to another Encounter. A deleted one is kept without
+// resource, with the version of its delete, so that billing writes over
+// it.
 func (b *Biller) readChargeItems(ctx context.Context, in *inputs, ids []string) error {
 	for _, id := range ids {
 		if _, ok := in.chargeItems[id]; ok {
@@ -323,7 +396,10 @@ func (b *Biller) readChargeItems(ctx context.Context, in *inputs, ids []string) 
 		}
 		r, v, err := b.records.Read(ctx, "ChargeItem", id)
 		switch {
-		case errors.Is(err, resource.ErrNotFound) || errors.Is(err, resource.ErrDeleted):
+		case errors.Is(err, resource.ErrDeleted):
+			in.chargeItems[id] = stored{version: v}
+			continue
+		case errors.Is(err, resource.ErrNotFound):
 			continue
 		case err != nil:
 			return readError("ChargeItem", id, err)
@@ -359,7 +435,7 @@ func (b *Biller) frozen(_ context.Context, in *inputs) (*Result, error) {
 	res := &Result{Invoice: in.invoice.res}
 	for _, li := range inv.GetLineItem() {
 		id := refID(li.GetChargeItem().GetReference(), "ChargeItem")
-		if s, ok := in.chargeItems[id]; ok {
+		if s := in.chargeItems[id]; s.res != nil {
 			res.ChargeItems = append(res.ChargeItems, s.res)
 		}
 	}

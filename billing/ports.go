@@ -17,7 +17,9 @@ import (
 type Records interface {
 	// Read returns the current version of typ/id and its version number.
 	// The error wraps resource.ErrNotFound when it does not exist and
-	// resource.ErrDeleted when it was deleted.
+	// resource.ErrDeleted when its current version is a delete; then the
+	// version returned is the delete's, the Prev of a Change that writes
+	// over it (billing counts a deleted resource as absent).
 	Read(ctx context.Context, typ, id string) (*resource.Resource, int64, error)
 
 	// Search returns every current resource of typ matching params, in the

@@ -15,7 +15,9 @@ import (
 )
 
 // This file reads ChargeItemDefinitions: the provider's price list (no
-// payer context) and payer contracts (a payer context; see doc.go).
+// payer context) and payer contracts (a payer context; see doc.go). Any
+// of them may be scoped to one billing provider (a venue context), and
+// then applies to that provider only, before the unscoped ones.
 
 // payerOf returns the payer a ChargeItemDefinition belongs to: the
 // valueReference of a useContext whose code is "program"
@@ -29,6 +31,51 @@ func payerOf(d *cidpb.ChargeItemDefinition) string {
 		}
 	}
 	return ""
+}
+
+// venueOf returns the billing provider a ChargeItemDefinition is scoped
+// to: the valueReference of a useContext whose code is "venue"
+// (usage-context-type); "" for one every provider shares.
+func venueOf(d *cidpb.ChargeItemDefinition) string {
+	for _, uc := range d.GetUseContext() {
+		if uc.GetCode().GetSystem().GetValue() == SystemUsage && uc.GetCode().GetCode().GetValue() == "venue" {
+			if r := refString(uc.GetValue().GetReference()); r != "" {
+				return r
+			}
+		}
+	}
+	return ""
+}
+
+// forProvider splits defs into those scoped to the billing provider
+// (venue) and those every provider shares, leaving out those of other
+// providers.
+func forProvider(defs []*cidpb.ChargeItemDefinition, provider string) (own, shared []*cidpb.ChargeItemDefinition) {
+	for _, d := range defs {
+		switch venueOf(d) {
+		case provider:
+			own = append(own, d)
+		case "":
+			shared = append(shared, d)
+		}
+	}
+	return own, shared
+}
+
+// selectForProvider is selectDefinition over the definitions scoped to
+// the billing provider, else over those every provider shares: the
+// provider's own price wins, and the shared list is the fallback.
+func selectForProvider(
+	defs []*cidpb.ChargeItemDefinition,
+	provider string,
+	mods []string,
+	d day,
+) *cidpb.ChargeItemDefinition {
+	own, shared := forProvider(defs, provider)
+	if def := selectDefinition(own, mods, d); def != nil {
+		return def
+	}
+	return selectDefinition(shared, mods, d)
 }
 
 // definitionName names d in trails: "ChargeItemDefinition/<id>".

@@ -31,7 +31,7 @@ func (b *Biller) price(ctx context.Context, in *inputs, lines []*line) error {
 		if !l.billable() {
 			continue
 		}
-		if err := b.grossCharge(ctx, l); err != nil {
+		if err := b.grossCharge(ctx, in, l); err != nil {
 			return err
 		}
 		if !l.billable() {
@@ -46,8 +46,20 @@ func (b *Biller) price(ctx context.Context, in *inputs, lines []*line) error {
 	}
 
 	// The payer allows at most what the provider charges ("lesser of the
-	// actual charge or the fee schedule amount", 42 CFR 414.20(a)).
+	// actual charge or the fee schedule amount", 42 CFR 414.20(a)), and
+	// never less than nothing: a negative allowed amount (a payer price or
+	// factor below zero, an error in the contract) would turn the
+	// insurer's payment and the patient's share negative, so the line is
+	// not billed, as a negative gross charge is not.
 	for _, l := range lines {
+		if l.billable() && l.allowed.Sign() < 0 {
+			why := "the payer's contract gives a negative allowed amount"
+			if n := len(l.trail); n > 0 {
+				why += ": " + l.trail[n-1]
+			}
+			l.skip(why)
+			continue
+		}
 		if l.billable() && l.allowed.GreaterThan(l.gross) {
 			l.trail = append(l.trail, fmt.Sprintf("allowed limited to the gross charge: lesser of %s and %s = %s",
 				FormatMoney(l.gross), FormatMoney(l.allowed), FormatMoney(l.gross)))
@@ -58,20 +70,21 @@ func (b *Biller) price(ctx context.Context, in *inputs, lines []*line) error {
 }
 
 // grossCharge prices the line from the provider's price list: the active
-// ChargeItemDefinition without a payer context for its code, chosen by
-// selectDefinition.
-func (b *Biller) grossCharge(ctx context.Context, l *line) error {
+// ChargeItemDefinition without a payer context for its code, the billing
+// provider's own (venue context) before the one every provider shares,
+// chosen by selectForProvider.
+func (b *Biller) grossCharge(ctx context.Context, in *inputs, l *line) error {
 	defs, err := b.searchDefinitions(ctx, url.Values{"code": {tokenValue(l.code)}})
 	if err != nil {
 		return err
 	}
-	own := defs[:0]
+	list := defs[:0]
 	for _, d := range defs {
 		if payerOf(d) == "" {
-			own = append(own, d)
+			list = append(list, d)
 		}
 	}
-	d := selectDefinition(own, modifierCodes(l.modifiers), l.date)
+	d := selectForProvider(list, in.providerRef, modifierCodes(l.modifiers), l.date)
 	if d == nil {
 		l.skip("no price in the price list: no active ChargeItemDefinition for this code " +
 			"and its modifiers is in effect on the date of service")
@@ -97,7 +110,9 @@ func (b *Biller) grossCharge(ctx context.Context, l *line) error {
 
 // contractFor finds the payer's rule: the active ChargeItemDefinition
 // without a code whose payer context is the Coverage's payor, in effect on
-// the date of service (the latest start, then the lowest id).
+// the date of service, the one scoped to the billing provider (venue)
+// before those every provider shares (the latest start, then the lowest
+// id).
 func (b *Biller) contractFor(ctx context.Context, in *inputs) (*contract, error) {
 	if in.coverage == nil {
 		return nil, nil
@@ -108,12 +123,18 @@ func (b *Biller) contractFor(ctx context.Context, in *inputs) (*contract, error)
 	if err != nil {
 		return nil, err
 	}
-	for _, d := range defs {
-		if payerOf(d) != in.payer || !covers(d.GetEffectivePeriod(), in.dos) {
-			continue
+	own, shared := forProvider(defs, in.providerRef)
+	for _, set := range [][]*cidpb.ChargeItemDefinition{own, shared} {
+		for _, d := range set {
+			if payerOf(d) != in.payer || !covers(d.GetEffectivePeriod(), in.dos) {
+				continue
+			}
+			if c.rule == nil || laterDefinition(d, c.rule) {
+				c.rule = d
+			}
 		}
-		if c.rule == nil || laterDefinition(d, c.rule) {
-			c.rule = d
+		if c.rule != nil {
+			break
 		}
 	}
 	if c.rule == nil {
@@ -140,8 +161,9 @@ func (b *Biller) contractFor(ctx context.Context, in *inputs) (*contract, error)
 }
 
 // allowedAmount sets what the payer allows for the line: self-pay allows
-// the gross charge; a payer ChargeItemDefinition for the code gives its
-// price; otherwise the payer's rule decides (the Medicare fee schedule
+// the gross charge; a payer ChargeItemDefinition for the code (the billing
+// provider's own before the shared one) gives its price; otherwise the
+// payer's rule decides (the Medicare fee schedule
 // lines are priced together afterwards, in medicare).
 func (b *Biller) allowedAmount(ctx context.Context, in *inputs, c *contract, l *line) error {
 	if c == nil {
@@ -162,7 +184,7 @@ func (b *Biller) allowedAmount(ctx context.Context, in *inputs, c *contract, l *
 			mine = append(mine, d)
 		}
 	}
-	if d := selectDefinition(mine, modifierCodes(l.modifiers), l.date); d != nil {
+	if d := selectForProvider(mine, in.providerRef, modifierCodes(l.modifiers), l.date); d != nil {
 		p, err := priceOf(d, b.currency, true)
 		if errors.Is(err, errNoBase) {
 			l.skip("the payer's price for this code, " + definitionName(d) + ", has no base price")

@@ -58,9 +58,12 @@ type RemitResult struct {
 // ClaimResponse naming another Claim in request or with an amount in
 // another currency; 404 when the Claim does not exist;
 // 422 when the Claim is not one fhirbill built or was not sent (draft),
-// when the ClaimResponse names another patient or insurer, is not
-// adjudicated (outcome queued or error), names a line the Claim does not
-// have, or has amounts that do not fit the line (see decisions); 409 when
+// when the ClaimResponse names another patient or insurer, is not active,
+// answers no claim (use preauthorization or predetermination), is not
+// adjudicated (outcome queued or error), adds lines or adjudicates the
+// header or item details, names a line the Claim does not have, leaves
+// one out with outcome complete, or has amounts that do not fit the line
+// or totals that do not fit the lines (see decisions); 409 when
 // the Invoice was cancelled, balanced by another answer, or changed since
 // the Claim was built.
 func (b *Biller) Remit(ctx context.Context, claimID string, r *resource.Resource) (*RemitResult, error) {
@@ -75,6 +78,9 @@ func (b *Biller) Remit(ctx context.Context, claimID string, r *resource.Resource
 	if !adjudicated(cr) {
 		return nil, unprocessable("ClaimResponse.outcome",
 			"only an adjudicated ClaimResponse (outcome complete or partial) changes the Invoice")
+	}
+	if err := adjudicationShape(cr); err != nil {
+		return nil, err
 	}
 	for attempt := 1; ; attempt++ {
 		res, err := b.remitOnce(ctx, cr, claimID)

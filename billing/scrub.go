@@ -42,12 +42,13 @@ func (e Edit) Issue() resource.Issue {
 	code := resource.IssueValue
 	switch e.Code {
 	case EditProvider, EditInsurer, EditInsurance, EditNPIMissing, EditPointerMissing,
-		EditRendering, EditDiagnosisCode:
+		EditRendering, EditDiagnosisCode, EditPatient:
 		code = resource.IssueRequired
 	case EditModifierConflict, EditCoverage, EditDiagnosisCount, EditPointerCount,
 		EditServiceDate, EditTotal, EditClaimType:
 		code = issueBusinessRule
-	case EditDiagnosisFormat, EditProcedureCode, EditModifierFormat, EditPlaceOfService:
+	case EditDiagnosisFormat, EditProcedureCode, EditModifierFormat, EditPlaceOfService,
+		EditCurrency:
 		code = resource.IssueCodeInvalid
 	}
 	return resource.Issue{Severity: resource.SeverityError, Code: code,
@@ -64,19 +65,22 @@ func EditIssues(edits []Edit) []resource.Issue {
 }
 
 // ClaimRefs are the resources a Claim references that the scrubber reads,
-// keyed "Type/id": the billing provider (Organization, Practitioner or
-// PractitionerRole), the insurer, the care team's providers and the
-// Coverages. A
-// reference missing from it is one the server does not have.
+// keyed "Type/id": the patient, the billing provider (Organization,
+// Practitioner or PractitionerRole), the insurer, the care team's
+// providers and the Coverages. A reference missing from it is one the
+// server does not have.
 type ClaimRefs map[string]*resource.Resource
 
 // Scrub runs the edits of a professional claim and returns those c fails,
 // in the order of the Claim's elements. A Claim that fails none may leave
 // draft. The edits:
 //
-//   - the Claim is professional, names its billing provider, its insurer
-//     and at least one insurance whose Coverage is on the server, active,
+//   - the Claim is professional, names a patient on the server, its
+//     billing provider, its insurer and at least one insurance whose
+//     Coverage is on the server, active, the patient's (its beneficiary),
 //     paid by the insurer and in force on every date of service;
+//   - every amount (unit prices, nets, the total) is in currency, or
+//     names none;
 //   - the billing provider and each line's rendering provider (the care
 //     team member the line names) have an NPI, ten digits with a valid
 //     check digit ([ValidNPI]);
@@ -91,8 +95,8 @@ type ClaimRefs map[string]*resource.Resource
 //
 // A category of ICD-10-CM (R07) is not told from a billable code (R07.9):
 // fhirbill has no ICD-10-CM code list.
-func Scrub(c *claimpb.Claim, refs ClaimRefs) []Edit {
-	s := &scrubber{c: c, refs: refs}
+func Scrub(c *claimpb.Claim, refs ClaimRefs, currency string) []Edit {
+	s := &scrubber{c: c, refs: refs, currency: currency}
 	s.header()
 	s.providers()
 	s.insurance()
@@ -105,9 +109,10 @@ func Scrub(c *claimpb.Claim, refs ClaimRefs) []Edit {
 }
 
 type scrubber struct {
-	c     *claimpb.Claim
-	refs  ClaimRefs
-	edits []Edit
+	c        *claimpb.Claim
+	refs     ClaimRefs
+	currency string
+	edits    []Edit
 }
 
 func (s *scrubber) add(item uint32, code, expr, format string, args ...any) {
@@ -123,6 +128,20 @@ func (s *scrubber) header() {
 	}
 	if refString(s.c.GetInsurer()) == "" {
 		s.add(0, EditInsurer, "Claim.insurer", "the claim does not name the insurer it is sent to")
+	}
+	if p := refString(s.c.GetPatient()); refID(s.c.GetPatient(), "Patient") == "" {
+		s.add(0, EditPatient, "Claim.patient", "the claim does not name its patient, a Patient")
+	} else if _, ok := s.refs[p]; !ok {
+		s.add(0, EditPatient, "Claim.patient", "the claim's patient %s is not on this server", p)
+	}
+}
+
+// currencyOf checks that the amount at expr is in the scrubber's
+// currency, or names none (an 837P names none: its amounts are dollars).
+func (s *scrubber) currencyOf(item uint32, m *dtpb.Money, expr string) {
+	if c := m.GetCurrency(); c != nil && c.GetValue() != s.currency {
+		s.add(item, EditCurrency, expr+".currency",
+			"the amount is in another currency than the claims of this server, %s", s.currency)
 	}
 }
 
@@ -209,6 +228,11 @@ func (s *scrubber) insurance() {
 		if cov.GetStatus().GetValue() != cpb.FinancialResourceStatusCode_ACTIVE {
 			s.add(0, EditCoverage, expr, "%s is not active", ref)
 			continue
+		}
+		patient := refID(s.c.GetPatient(), "Patient")
+		if patient != "" && refID(cov.GetBeneficiary(), "Patient") != patient {
+			s.add(0, EditCoverage, expr,
+				"%s is not the claim's patient's: its beneficiary is another patient", ref)
 		}
 		if in.GetFocal().GetValue() && insurer != "" && !paidBy(cov, insurer, s.refs[insurer]) {
 			s.add(0, EditCoverage, expr, "%s is not paid by the claim's insurer %s", ref, insurer)
@@ -305,6 +329,8 @@ func (s *scrubber) item(i int, it *claimpb.Claim_Item) {
 			"%s needs a place of service: a two-digit CMS place-of-service code (system %s)", line, SystemPOS)
 	}
 
+	s.currencyOf(seq, it.GetUnitPrice(), at+".unitPrice")
+	s.currencyOf(seq, it.GetNet(), at+".net")
 	net, okNet := amountOf(it.GetNet())
 	price, okPrice := amountOf(it.GetUnitPrice())
 	switch {
@@ -416,6 +442,7 @@ func (s *scrubber) total() {
 			sum = sum.Add(n)
 		}
 	}
+	s.currencyOf(0, s.c.GetTotal(), "Claim.total")
 	t, ok := amountOf(s.c.GetTotal())
 	if !ok || !t.Equal(sum) {
 		s.add(0, EditTotal, "Claim.total", "the claim's total is not the sum of its lines' nets")

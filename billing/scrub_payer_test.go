@@ -51,7 +51,7 @@ func TestScrub_NamedByIdentifier(t *testing.T) {
 				}
 				refs["Organization/medicare"] = org
 			}
-			edits := billing.Scrub(r.Proto().(*claimpb.Claim), refs)
+			edits := billing.Scrub(r.Proto().(*claimpb.Claim), refs, "USD")
 			var got []string
 			for _, e := range edits {
 				got = append(got, e.Code)

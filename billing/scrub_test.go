@@ -40,13 +40,15 @@ const cleanClaim = `{"resourceType":"Claim","id":"c1","status":"active",
    "quantity":{"value":1},"unitPrice":{"value":60.00,"currency":"USD"},"net":{"value":60.00,"currency":"USD"}}],
  "total":{"value":210.00,"currency":"USD"}}`
 
-// claimRefs are the resources cleanClaim references. The NPIs are valid:
+// claimRefs are the resources cleanClaim references: its patient, the
+// billing and rendering providers and the Coverage. The NPIs are valid:
 // 1245319599 (Luhn sum of 80840124531959 is 61, check digit 9) and
 // 1497758544 (sum 66, check digit 4).
 func claimRefs(t testing.TB, replace ...string) billing.ClaimRefs {
 	t.Helper()
 	refs := billing.ClaimRefs{}
 	for _, s := range []string{
+		`{"resourceType":"Patient","id":"p1"}`,
 		`{"resourceType":"Organization","id":"clinic","identifier":[{"system":"http://hl7.org/fhir/sid/us-npi","value":"1245319599"}]}`,
 		`{"resourceType":"Practitioner","id":"dr1","identifier":[{"system":"http://hl7.org/fhir/sid/us-npi","value":"1497758544"}]}`,
 		`{"resourceType":"Coverage","id":"cov1","status":"active","beneficiary":{"reference":"Patient/p1"},
@@ -62,7 +64,7 @@ func claimRefs(t testing.TB, replace ...string) billing.ClaimRefs {
 }
 
 // TestScrub is must-show 2 of the claims issue: the clean claim passes;
-// each of the 29 faulty ones, cleanClaim or its references with one
+// each of the 33 faulty ones, cleanClaim or its references with one
 // change, fails the edit named on the element named, and no other.
 func TestScrub(t *testing.T) {
 	twelve := ""
@@ -147,6 +149,20 @@ func TestScrub(t *testing.T) {
 			wantCode: billing.EditClaimType, wantExpr: "Claim.type"},
 		{name: "NoInsurer", replace: []string{`"insurer":{"reference":"Organization/medicare"},`, ``},
 			wantCode: billing.EditInsurer, wantExpr: "Claim.insurer"},
+		// The Coverage is another patient's: the claim asks an insurer to
+		// pay for someone it does not insure.
+		{name: "CoverageOfAnotherPatient", refs: []string{`"beneficiary":{"reference":"Patient/p1"}`,
+			`"beneficiary":{"reference":"Patient/p2"}`},
+			wantCode: billing.EditCoverage, wantExpr: "Claim.insurance[0].coverage"},
+		{name: "PatientNotOnServer", refs: []string{`"id":"p1"`, `"id":"p9"`},
+			wantCode: billing.EditPatient, wantExpr: "Claim.patient"},
+		// One currency per claim, the Biller's (USD here).
+		{name: "UnitPriceInEuros", replace: []string{`"unitPrice":{"value":150.00,"currency":"USD"}`,
+			`"unitPrice":{"value":150.00,"currency":"EUR"}`},
+			wantCode: billing.EditCurrency, wantExpr: "Claim.item[0].unitPrice.currency"},
+		{name: "TotalInEuros", replace: []string{`"total":{"value":210.00,"currency":"USD"}`,
+			`"total":{"value":210.00,"currency":"EUR"}`},
+			wantCode: billing.EditCurrency, wantExpr: "Claim.total.currency"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			body := strings.NewReplacer(c.replace...).Replace(cleanClaim)
@@ -157,7 +173,7 @@ func TestScrub(t *testing.T) {
 			if err != nil {
 				t.Fatalf("parse: %v", err)
 			}
-			edits := billing.Scrub(r.Proto().(*claimpb.Claim), claimRefs(t, c.refs...))
+			edits := billing.Scrub(r.Proto().(*claimpb.Claim), claimRefs(t, c.refs...), "USD")
 			if c.wantCode == "" {
 				if len(edits) > 0 {
 					t.Errorf("the clean claim fails %+v", edits)

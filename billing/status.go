@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 
 	"google.golang.org/protobuf/proto"
 
@@ -13,6 +14,7 @@ import (
 	cpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/codes_go_proto"
 	dtpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
 	accpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/account_go_proto"
+	crpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/claim_response_go_proto"
 	invpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/invoice_go_proto"
 )
 
@@ -38,9 +40,14 @@ var transitions = map[cpb.InvoiceStatusCode_Value][]cpb.InvoiceStatusCode_Value{
 // deductible it used is free again; billing the Encounter again then
 // writes a new revision of the Invoice.
 //
+// An Invoice a payer's answer was applied to ([Biller.Remit]) is not
+// cancelled: the payer's decision stands, and a correction is a new
+// claim.
+//
 // It returns the Invoice as stored. Errors: 404 when the Invoice does not
 // exist, 400 for another status, 409 (with an OperationOutcome) for a
-// change the current status does not allow.
+// change the current status does not allow, and for cancelling a
+// remitted Invoice.
 func (b *Biller) SetInvoiceStatus(ctx context.Context, invoiceID, status, reason string) (*resource.Resource, error) {
 	want, ok := statusCodes[status]
 	if !ok {
@@ -86,6 +93,12 @@ func (b *Biller) setStatus(
 			id, codeString(cur.String()), codeString(want.String()))
 	}
 
+	if want == cpb.InvoiceStatusCode_CANCELLED {
+		if err := b.notRemitted(ctx, id); err != nil {
+			return nil, err
+		}
+	}
+
 	inv.Status = &invpb.Invoice_StatusCode{Value: want}
 	if want == cpb.InvoiceStatusCode_CANCELLED && reason != "" {
 		inv.CancelledReason = &dtpb.String{Value: reason}
@@ -113,6 +126,35 @@ func (b *Biller) setStatus(
 		return nil, readError("Invoice", id, err)
 	}
 	return r, nil
+}
+
+// notRemitted refuses, with a 409, to cancel Invoice invoiceID once a
+// payer's answer to one of its Claims (those naming it in an identifier
+// of SystemInvoiceID) is in: an adjudicated ClaimResponse where $remit
+// stores it. The payer decided on the claim and applied its deductible;
+// cancelling would take that deductible out of the accumulator and leave
+// the adjudicated Claim behind. A correction is a new claim.
+func (b *Biller) notRemitted(ctx context.Context, invoiceID string) error {
+	// TODO(#6): cancelling an Invoice whose Claim is queued does not void the Claim; $remit refuses its answer.
+	claims, err := b.records.Search(ctx, "Claim", url.Values{
+		"identifier": {escapeToken(SystemInvoiceID) + "|" + escapeToken(invoiceID)}})
+	if err != nil {
+		return fmt.Errorf("search the claims of Invoice/%s: %w", invoiceID, err)
+	}
+	for _, c := range claims {
+		crID := responseID(c.ID())
+		s, err := b.readStored(ctx, "ClaimResponse", crID)
+		if err != nil {
+			return err
+		}
+		if s.res != nil && adjudicated(s.res.Proto().(*crpb.ClaimResponse)) {
+			return conflict("Invoice.status", "Invoice/%s shows the payer's answer to "+
+				"Claim/%s (ClaimResponse/%s): the payer's decision stands and the Invoice "+
+				"is not cancelled; a correction is a new claim, sent under a new identifier "+
+				"naming Claim/%s in Claim.related", invoiceID, c.ID(), crID, c.ID())
+		}
+	}
+	return nil
 }
 
 // releaseEntry takes Invoice invoiceID's entry out of accumulator Account

@@ -15,6 +15,7 @@ import (
 	dtpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
 	claimpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/claim_go_proto"
 	crpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/claim_response_go_proto"
+	invpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/invoice_go_proto"
 )
 
 // Submit takes a Claim for adjudication, as Claim/$submit does
@@ -35,7 +36,7 @@ import (
 // Client errors are *resource.Error: 400 for a Claim without an
 // identifier, 422 for one that is cancelled, entered in error, or not a
 // claim (a preauthorization or predetermination), 409 for a changed
-// Claim already adjudicated.
+// Claim already adjudicated and for the Claim of a cancelled Invoice.
 func (b *Biller) Submit(ctx context.Context, r *resource.Resource) (*resource.Resource, error) {
 	c, ok := r.Proto().(*claimpb.Claim)
 	if !ok {
@@ -75,6 +76,9 @@ func (b *Biller) Submit(ctx context.Context, r *resource.Resource) (*resource.Re
 }
 
 func (b *Biller) submitOnce(ctx context.Context, sent *claimpb.Claim) (*resource.Resource, error) {
+	if err := b.invoiceNotCancelled(ctx, sent); err != nil {
+		return nil, err
+	}
 	key := sent.GetIdentifier()[0]
 	id, err := b.claimByIdentifier(ctx, key)
 	if err != nil {
@@ -96,7 +100,7 @@ func (b *Biller) submitOnce(ctx context.Context, sent *claimpb.Claim) (*resource
 	if err != nil {
 		return nil, err
 	}
-	edits := Scrub(c, refs)
+	edits := Scrub(c, refs, b.currency)
 	c.Status = &claimpb.Claim_StatusCode{Value: cpb.FinancialResourceStatusCode_ACTIVE}
 	if len(edits) > 0 {
 		c.Status.Value = cpb.FinancialResourceStatusCode_DRAFT
@@ -134,6 +138,27 @@ func (b *Biller) submitOnce(ctx context.Context, sent *claimpb.Claim) (*resource
 		return nil, readError("ClaimResponse", crID, err)
 	}
 	return out, nil
+}
+
+// invoiceNotCancelled refuses the Claim of a cancelled Invoice (one that
+// names it in an identifier of SystemInvoiceID), with a 409: the charge
+// was withdrawn, so there is nothing to ask a payer for; billing the
+// Encounter again makes the Invoice to claim.
+func (b *Biller) invoiceNotCancelled(ctx context.Context, c *claimpb.Claim) error {
+	invID := identifierValue(c, SystemInvoiceID)
+	if !resource.ValidID(invID) {
+		return nil
+	}
+	s, err := b.readStored(ctx, "Invoice", invID)
+	if err != nil || s.res == nil {
+		return err
+	}
+	if invoiceStatus(s.res.Proto().(*invpb.Invoice)) == cpb.InvoiceStatusCode_CANCELLED {
+		return conflict("Invoice.status", "Invoice/%s, which this Claim bills, was cancelled: "+
+			"the Claim of a cancelled Invoice is not submitted; bill the Encounter again "+
+			"with $bill and claim the new Invoice", invID)
+	}
+	return nil
 }
 
 // claimByIdentifier returns the id of the stored Claim with identifier

@@ -27,10 +27,24 @@ import (
 // operations are registered as FHIR operations.
 
 // records gives billing the REST server's reads, searches and commits.
-type records struct{ api *rest.Server }
+type records struct {
+	api *rest.Server
+	st  *store.Store
+}
 
+// Read reads through the API; for a resource whose current version is a
+// delete it also gives that version, which a Change writing over the
+// delete names as its Prev (billing.Records), from the store, since the
+// API's read gives none.
 func (r records) Read(ctx context.Context, typ, id string) (*resource.Resource, int64, error) {
-	return r.api.ReadResource(ctx, typ, id)
+	res, v, err := r.api.ReadResource(ctx, typ, id)
+	if errors.Is(err, resource.ErrDeleted) {
+		rec, derr := r.st.Read(ctx, typ, id)
+		if errors.Is(derr, resource.ErrDeleted) && rec != nil {
+			return nil, rec.Version, err
+		}
+	}
+	return res, v, err
 }
 
 func (r records) Search(ctx context.Context, typ string, params url.Values) ([]*resource.Resource, error) {
@@ -107,6 +121,13 @@ func registerBilling(api *rest.Server, b *billing.Biller) {
 	api.RegisterOperation(&rest.Operation{
 		Name: "apply", Definition: opApply, Types: []string{"ChargeItemDefinition"}, Instance: true, ReadOnly: true,
 		Handle: func(ctx context.Context, req *rest.OperationRequest) (*rest.OperationResponse, error) {
+			if req.Method != http.MethodPost {
+				// http://hl7.org/fhir/R4/operations.html: only an
+				// operation that does not affect state is invoked with GET.
+				return nil, resource.Errorf(http.StatusMethodNotAllowed, resource.IssueNotSupported, "",
+					"$apply is invoked with POST: R4 defines it as affecting state (OperationDefinition "+
+						"ChargeItemDefinition-apply, affectsState true), though fhirbill stores nothing")
+			}
 			in, err := postParameters(req, []string{"chargeItem", "account"})
 			if err != nil {
 				return nil, err
@@ -297,7 +318,7 @@ func startBilling(ctx context.Context, api *rest.Server, st *store.Store, curren
 		return nil, err
 	}
 	b := billing.NewBiller(billing.Config{
-		Records:      records{api},
+		Records:      records{api: api, st: st},
 		FeeSchedules: newFeeSchedules(st),
 		Currency:     currency,
 		Logger:       logger,

@@ -14,6 +14,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/fhirbill/fhirbill/billing"
 	"github.com/fhirbill/fhirbill/fhir/rest"
 	"github.com/fhirbill/fhirbill/fhir/rest/resttest"
 	"github.com/fhirbill/fhirbill/fhir/search"
@@ -35,6 +36,28 @@ func billingServer(t testing.TB) *resttest.Server {
 // configure returns (an Authorizer, say); see resttest.NewWith.
 func billingServerWith(t testing.TB, configure func(base string, st *store.Store, reg *search.Registry) rest.Config) *resttest.Server {
 	t.Helper()
+	srv, _ := startBillingServer(t, configure)
+	return srv
+}
+
+// pushingBillingServer is billingServer as `fhirbill serve` runs it: a
+// finished Encounter a client stores is billed before the answer
+// (startEHR without EHR connections).
+func pushingBillingServer(t testing.TB) *resttest.Server {
+	t.Helper()
+	srv, b := startBillingServer(t, nil)
+	if _, err := startEHR(t.Context(), nil, srv.API, srv.Store, b, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatalf("start billing on push: %v", err)
+	}
+	return srv
+}
+
+// startBillingServer is billingServerWith, and the Biller.
+func startBillingServer(
+	t testing.TB,
+	configure func(base string, st *store.Store, reg *search.Registry) rest.Config,
+) (*resttest.Server, *billing.Biller) {
+	t.Helper()
 	f := pfsFiles{Year: 2025}
 	for _, file := range []struct {
 		dst  *string
@@ -54,10 +77,11 @@ func billingServerWith(t testing.TB, configure func(base string, st *store.Store
 	if _, err := storePFS(t.Context(), srv.Store, &f); err != nil {
 		t.Fatalf("import the fee schedule: %v", err)
 	}
-	if _, err := startBilling(t.Context(), srv.API, srv.Store, "USD", slog.New(slog.DiscardHandler)); err != nil {
+	b, err := startBilling(t.Context(), srv.API, srv.Store, "USD", slog.New(slog.DiscardHandler))
+	if err != nil {
 		t.Fatalf("start billing: %v", err)
 	}
-	return srv
+	return srv, b
 }
 
 // put stores a resource given as JSON with PUT, which must succeed.
@@ -596,11 +620,14 @@ func BenchmarkBill(b *testing.B) {
 	})
 }
 
-// TestBill_READMEWalkthrough runs the README's billing walkthrough: the
-// transaction Bundle testdata/billing/office-visit.json holds the visit of
-// TestBill_OfficeVisitEndToEnd, so $bill gives the same totals.
+// TestBill_READMEWalkthrough runs the README's billing walkthrough on a
+// server that bills on push, as `fhirbill serve` does: posting the
+// transaction Bundle testdata/billing/office-visit.json (the visit of
+// TestBill_OfficeVisitEndToEnd) bills e1, so $bill again answers the same
+// Invoice, version 1, with the same totals; $translate answers the
+// clinic's ConceptMap in the Bundle: SNOMED CT 185349003 to CPT 99213.
 func TestBill_READMEWalkthrough(t *testing.T) {
-	srv := billingServer(t)
+	srv := pushingBillingServer(t)
 	body, err := os.ReadFile("../../testdata/billing/office-visit.json")
 	if err != nil {
 		t.Fatal(err)
@@ -608,8 +635,27 @@ func TestBill_READMEWalkthrough(t *testing.T) {
 	if res := srv.Do("POST", "", body, "Content-Type", "application/fhir+json"); res.Status != 200 {
 		t.Fatalf("transaction: %d %s", res.Status, res.Body)
 	}
+	pushed := mustDo(t, srv, 200, "GET", "/Invoice/e1-patient", nil).JSON()
 	inv := bill(t, srv, "e1").Invoice
+	if v, pv := field(inv, "meta", "versionId"), field(pushed, "meta", "versionId"); v != "1" || pv != "1" {
+		t.Errorf("Invoice version %v after the post, %v after $bill; want 1 and 1", pv, v)
+	}
 	if g, n := field(inv, "totalGross", "value"), field(inv, "totalNet", "value"); g != json.Number("210.00") || n != json.Number("102.73") {
 		t.Errorf("totalGross %v totalNet %v, want 210.00 and 102.73", g, n)
+	}
+	mustDo(t, srv, 200, "POST", "/Invoice/e1-patient/$issue", nil)
+	translated(t, srv)
+}
+
+// translated runs the README's $translate step: the clinic's ConceptMap
+// maps SNOMED CT 185349003 (Encounter for check up) to CPT 99213.
+func translated(t *testing.T, srv *resttest.Server) {
+	t.Helper()
+	res := mustDo(t, srv, 200, "GET", "/ConceptMap/$translate?system=http://snomed.info/sct&code=185349003"+
+		"&targetsystem=http://www.ama-assn.org/go/cpt", nil)
+	for _, want := range []string{`"valueBoolean":true`, `"code":"99213"`, `"valueCode":"inexact"`} {
+		if !bytes.Contains(res.Body, []byte(want)) {
+			t.Errorf("$translate: %s, want %s", res.Body, want)
+		}
 	}
 }

@@ -32,7 +32,13 @@ const (
 // access (rest.Operation.Writes): $submit of a Claim under the
 // identifier of a Claim the caller cannot update is refused, and so is a
 // Claim or ClaimResponse it would store outside the caller's access.
+//
+// A Claim those operations stored and the ClaimResponse at the id they
+// give its answer change only through them (billing.CheckClaimWrite,
+// billing.CheckClaimResponseWrite).
 func registerClaims(api *rest.Server, b *billing.Biller) {
+	api.RegisterWriteCheck("Claim", billing.CheckClaimWrite)
+	api.RegisterWriteCheck("ClaimResponse", billing.CheckClaimResponseWrite)
 	api.RegisterOperation(&rest.Operation{
 		Name: "claim", Definition: opClaim, Types: []string{"Encounter"}, Instance: true,
 		Writes: []string{"Claim"},

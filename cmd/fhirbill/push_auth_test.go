@@ -31,7 +31,7 @@ func TestPushBilling_NeedsBillAccess(t *testing.T) {
 	})
 	var logs syncBuffer
 	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	b := billing.NewBiller(billing.Config{Records: records{srv.API}, FeeSchedules: newFeeSchedules(srv.Store), Logger: logger})
+	b := billing.NewBiller(billing.Config{Records: records{api: srv.API, st: srv.Store}, FeeSchedules: newFeeSchedules(srv.Store), Logger: logger})
 	srv.API.AddCommitHook(pushBilling(srv.API, b, logger))
 
 	as := func(client, scope string) []string {

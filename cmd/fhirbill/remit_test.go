@@ -42,6 +42,18 @@ func adjudication(outcome string, lines ...[6]string) string {
 	  "outcome":"` + outcome + `","item":[` + strings.Join(items, ",") + `]}`
 }
 
+// withHeader puts the JSON members header (`"total":[...]`, ...) into the
+// ClaimResponse body, before its items.
+func withHeader(body, header string) string {
+	return strings.Replace(body, `,"item":[`, `,`+header+`,"item":[`, 1)
+}
+
+// total is a ClaimResponse.total entry of an HL7 adjudication category.
+func total(category, value string) string {
+	return `{"category":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/adjudication","code":"` +
+		category + `"}]},"amount":{"value":` + value + `,"currency":"USD"}}`
+}
+
 // remit posts a ClaimResponse to $remit and returns the Invoice answered.
 func remit(t testing.TB, srv *resttest.Server, body string) map[string]any {
 	t.Helper()
@@ -171,6 +183,25 @@ func TestRemit_InvoiceFollowsPayer(t *testing.T) {
 		{"Queued", "/Claim/e1-claim-cov1/$remit", adjudication("queued", [6]string{"2", "15.45", "12.36", "", "", ""}), 422, "ClaimResponse.outcome"},
 		{"UnknownClaim", "/Claim/nope/$remit", strings.Replace(decided, "Claim/e1-claim-cov1", "Claim/nope", 1), 404, "Claim"},
 		{"OtherClaim", "/Claim/e1-claim-cov1/$remit", strings.Replace(decided, "Claim/e1-claim-cov1", "Claim/x", 1), 400, "ClaimResponse.request"},
+		// R4 ClaimResponse: only an active one, the answer to a claim
+		// (not a preauthorization), is an adjudication to apply.
+		{"StatusCancelled", "/Claim/e1-claim-cov1/$remit", strings.Replace(decided, `"status":"active"`, `"status":"cancelled"`, 1), 422, "ClaimResponse.status"},
+		{"UsePreauthorization", "/Claim/e1-claim-cov1/$remit", strings.Replace(decided, `"use":"claim"`, `"use":"preauthorization"`, 1), 422, "ClaimResponse.use"},
+		// Outcome complete: the payer decided on every line; line 1 is
+		// missing.
+		{"CompleteOneLineOfTwo", "/Claim/e1-claim-cov1/$remit", adjudication("complete", [6]string{"2", "15.45", "12.36", "0.00", "0.00", "3.09"}), 422, "ClaimResponse.item"},
+		// The answer's benefit is 38.55 + 12.36 = 50.91 (decided): a total
+		// or a payment of 999999.00 contradicts it.
+		{"TotalContradictsItems", "/Claim/e1-claim-cov1/$remit", withHeader(decided, `"total":[`+total("benefit", "999999.00")+`]`), 422, "ClaimResponse.total[0].amount"},
+		{"PaymentContradictsItems", "/Claim/e1-claim-cov1/$remit", withHeader(decided, `"payment":{"type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/ex-paymenttype","code":"complete"}]},"amount":{"value":999999.00,"currency":"USD"}}`), 422, "ClaimResponse.payment.amount"},
+		// What fhirbill cannot apply is refused, not read past.
+		{"AddItem", "/Claim/e1-claim-cov1/$remit", withHeader(decided, `"addItem":[{"productOrService":{"coding":[{"system":"http://www.ama-assn.org/go/cpt","code":"99999"}]},"adjudication":[{"category":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/adjudication","code":"benefit"}]},"amount":{"value":1000,"currency":"USD"}}]}]`), 422, "ClaimResponse.addItem"},
+		{"ItemDetail", "/Claim/e1-claim-cov1/$remit", strings.Replace(decided, `{"itemSequence":1,`, `{"itemSequence":1,"detail":[{"detailSequence":1,"adjudication":[{"category":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/adjudication","code":"benefit"}]},"amount":{"value":500,"currency":"USD"}}]}],`, 1), 422, "ClaimResponse.item[0].detail"},
+		{"HeaderAdjudication", "/Claim/e1-claim-cov1/$remit", withHeader(decided, `"adjudication":[{"category":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/adjudication","code":"benefit"}]},"amount":{"value":500,"currency":"USD"}}]`), 422, "ClaimResponse.adjudication"},
+		// A payer pays whole cents: 38.555 and 9.635 add up exactly
+		// (50.00 + 9.635 = 98.19 - 38.555) but are no amounts of money, and
+		// rounded each (38.56, 9.64) they no longer add up.
+		{"SubCent", "/Claim/e1-claim-cov1/$remit", adjudication("complete", [6]string{"1", "98.19", "38.555", "50.00", "0.00", "9.635"}, [6]string{"2", "15.45", "12.36", "0.00", "0.00", ""}), 422, "ClaimResponse.item[0].adjudication[1].amount"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			res := srv.Do("POST", c.path, []byte(c.body))
@@ -186,10 +217,16 @@ func TestRemit_InvoiceFollowsPayer(t *testing.T) {
 	}
 
 	// A corrected answer paying everything the patient owed balances
-	// the Invoice; once balanced, another answer is refused.
-	paid := adjudication("complete",
+	// the Invoice; once balanced, another answer is refused. Its totals
+	// and payment are the sums of its lines: eligible and benefit
+	// 98.19 + 15.45 = 113.64, the rest 0.00.
+	paid := withHeader(adjudication("complete",
 		[6]string{"1", "98.19", "98.19", "0.00", "0.00", "0.00"},
-		[6]string{"2", "15.45", "15.45", "0.00", "0.00", "0.00"})
+		[6]string{"2", "15.45", "15.45", "0.00", "0.00", "0.00"}),
+		`"total":[`+total("eligible", "113.64")+`,`+total("benefit", "113.64")+`,`+
+			total("deductible", "0.00")+`,`+total("submitted", "210.00")+`],`+
+			`"payment":{"type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/ex-paymenttype","code":"complete"}]},`+
+			`"amount":{"value":113.64,"currency":"USD"}}`)
 	inv = remit(t, srv, paid)
 	if inv["status"] != "balanced" || fmt.Sprint(field(inv, "totalNet", "value")) != "0.00" {
 		t.Errorf("status %v totalNet %v, want balanced 0.00", inv["status"], field(inv, "totalNet", "value"))
@@ -255,13 +292,14 @@ func TestClaim_Secondary(t *testing.T) {
 	}
 }
 
-// TestClaim_READMEWalkthrough runs the claim steps of the README's
-// billing walkthrough: the visit of testdata/billing/office-visit.json
-// billed and issued, claimed, submitted, and the payer's answer in
-// testdata/billing/remittance.json (the one of
+// TestClaim_READMEWalkthrough runs the README's billing walkthrough to
+// its end, on a server that bills on push as `fhirbill serve` does: the
+// visit of testdata/billing/office-visit.json billed when posted ($bill
+// again changes nothing), issued, $translate, claimed, submitted, and the
+// payer's answer in testdata/billing/remittance.json (the one of
 // TestRemit_InvoiceFollowsPayer) remitted: totalNet 102.73 becomes 62.73.
 func TestClaim_READMEWalkthrough(t *testing.T) {
-	srv := billingServer(t)
+	srv := pushingBillingServer(t)
 	body, err := os.ReadFile("../../testdata/billing/office-visit.json")
 	if err != nil {
 		t.Fatal(err)
@@ -273,6 +311,7 @@ func TestClaim_READMEWalkthrough(t *testing.T) {
 	if res := srv.Do("POST", "/Invoice/e1-patient/$issue", nil); res.Status != 200 {
 		t.Fatalf("$issue: %d %s", res.Status, res.Body)
 	}
+	translated(t, srv)
 	if c := claimOf(t, srv, "e1", nil).Claim; c["status"] != "active" || fmt.Sprint(field(c, "total", "value")) != "210.00" {
 		t.Errorf("claim status %v total %v, want active 210.00", c["status"], field(c, "total", "value"))
 	}

@@ -1,0 +1,102 @@
+package billing
+
+import (
+	"bytes"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/fhirbill/fhirbill/fhir/resource"
+
+	claimpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/claim_go_proto"
+	crpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/claim_response_go_proto"
+)
+
+// CheckClaimWrite vets a client's update (next) or delete (next nil) of
+// a stored Claim. A Claim fhirbill's claim operations stored changes only
+// through them: [Biller.BuildClaim] ($claim) builds it again from its
+// Invoice, and [Biller.Submit] ($submit) takes a corrected Claim under its
+// identifier until the payer adjudicated it; it is not deleted. A plain
+// write would skip the scrubber, and, once the payer answered, rewrite
+// the claim the payer decided on.
+//
+// Such a Claim is known by what a client cannot edit away, since its
+// updates are refused: its id is the one the operations gave it, named
+// by its identifier of [SystemClaimID] ($claim) or derived from its first
+// identifier ($submit). The check cannot see whether the payer answered
+// (that is in the ClaimResponse, and a write check reads nothing), so it
+// holds from the first store; the operations give every change a biller
+// needs before that. A write that changes nothing passes. Refusals are
+// 409 Conflict naming the Claim.
+func CheckClaimWrite(old, next *resource.Resource) error {
+	c, ok := old.Proto().(*claimpb.Claim)
+	if !ok || !operationClaim(c) {
+		return nil
+	}
+	if same, err := sameBesidesMeta(old, next); err != nil || same {
+		return err
+	}
+	return conflict("Claim", "Claim/%s was stored by fhirbill's claim operations and changes only "+
+		"through them: $claim builds it again from its Invoice, $submit takes a corrected Claim "+
+		"under its identifier until the payer adjudicated it; it is not deleted", c.GetId().GetValue())
+}
+
+// CheckClaimResponseWrite vets a client's update or delete of a stored
+// ClaimResponse. The ClaimResponse at the id fhirbill gives the answer to
+// a Claim (responseID of its request) changes only through $submit (the
+// front end's answer) and Claim/[id]/$remit (the payer's adjudication,
+// applied to the Invoice in the same commit): a payer posting its answer
+// by PUT would leave the Invoice as it was, and a client rewriting or
+// deleting an adjudication would undo what the Invoice shows. A write
+// that changes nothing passes. Refusals are 409 Conflict naming the
+// ClaimResponse.
+func CheckClaimResponseWrite(old, next *resource.Resource) error {
+	cr, ok := old.Proto().(*crpb.ClaimResponse)
+	if !ok {
+		return nil
+	}
+	claim := refID(cr.GetRequest(), "Claim")
+	if claim == "" || responseID(claim) != cr.GetId().GetValue() {
+		return nil
+	}
+	if same, err := sameBesidesMeta(old, next); err != nil || same {
+		return err
+	}
+	return conflict("ClaimResponse", "ClaimResponse/%s is fhirbill's answer to Claim/%s and changes "+
+		"only through $submit and Claim/%s/$remit, where a payer posts its adjudication; "+
+		"it is not deleted", cr.GetId().GetValue(), claim, claim)
+}
+
+// operationClaim reports whether $claim or $submit stored c: its id is
+// the one they give it.
+func operationClaim(c *claimpb.Claim) bool {
+	id := c.GetId().GetValue()
+	if identifierValue(c, SystemClaimID) == id {
+		return true
+	}
+	ids := c.GetIdentifier()
+	return len(ids) > 0 &&
+		derivedID("claim-", ids[0].GetSystem().GetValue(), ids[0].GetValue().GetValue()) == id
+}
+
+// sameBesidesMeta reports whether next (nil: a delete) prints as old does
+// but for meta, which the server sets.
+func sameBesidesMeta(old, next *resource.Resource) (bool, error) {
+	if next == nil {
+		return false, nil
+	}
+	var out [2][]byte
+	for i, r := range []*resource.Resource{old, next} {
+		m := proto.Clone(r.Proto())
+		pr := m.ProtoReflect()
+		pr.Clear(pr.Descriptor().Fields().ByName(protoreflect.Name("meta")))
+		c, err := resource.FromProto(m)
+		if err != nil {
+			return false, err
+		}
+		if out[i], err = c.Marshal(); err != nil {
+			return false, err
+		}
+	}
+	return bytes.Equal(out[0], out[1]), nil
+}
