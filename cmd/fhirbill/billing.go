@@ -77,7 +77,7 @@ func registerBilling(api *rest.Server, b *billing.Biller) {
 	// and update access to it (rest.Operation.Writes): $bill stores the
 	// ChargeItems, the Invoice and the plan year's Account.
 	api.RegisterOperation(&rest.Operation{
-		Name: "bill", Definition: opBill, Types: []string{"Encounter"}, Instance: true,
+		Name: "bill", Definition: opBill, Types: []string{"Encounter"}, Instance: true, NotForPatients: true,
 		Writes: []string{"ChargeItem", "Invoice", "Account"},
 		Handle: func(ctx context.Context, req *rest.OperationRequest) (*rest.OperationResponse, error) {
 			if _, err := postParameters(req, nil); err != nil {
@@ -98,6 +98,7 @@ func registerBilling(api *rest.Server, b *billing.Biller) {
 	status := func(name, def, status string, params, writes []string) *rest.Operation {
 		return &rest.Operation{
 			Name: name, Definition: def, Types: []string{"Invoice"}, Instance: true, Writes: writes,
+			NotForPatients: true,
 			Handle: func(ctx context.Context, req *rest.OperationRequest) (*rest.OperationResponse, error) {
 				in, err := postParameters(req, params)
 				if err != nil {

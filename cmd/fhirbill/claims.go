@@ -41,7 +41,8 @@ func registerClaims(api *rest.Server, b *billing.Biller) {
 	api.RegisterWriteCheck("ClaimResponse", billing.CheckClaimResponseWrite)
 	api.RegisterOperation(&rest.Operation{
 		Name: "claim", Definition: opClaim, Types: []string{"Encounter"}, Instance: true,
-		Writes: []string{"Claim"},
+		NotForPatients: true,
+		Writes:         []string{"Claim"},
 		Handle: func(ctx context.Context, req *rest.OperationRequest) (*rest.OperationResponse, error) {
 			in, err := postParameters(req, []string{"coverage"})
 			if err != nil {
@@ -71,7 +72,8 @@ func registerClaims(api *rest.Server, b *billing.Biller) {
 
 	api.RegisterOperation(&rest.Operation{
 		Name: "submit", Definition: opSubmit, Types: []string{"Claim"}, Type: true,
-		Writes: []string{"Claim", "ClaimResponse"},
+		NotForPatients: true,
+		Writes:         []string{"Claim", "ClaimResponse"},
 		Handle: func(ctx context.Context, req *rest.OperationRequest) (*rest.OperationResponse, error) {
 			r, err := resourceInput(req, "Claim")
 			if err != nil {
@@ -89,7 +91,8 @@ func registerClaims(api *rest.Server, b *billing.Biller) {
 
 	api.RegisterOperation(&rest.Operation{
 		Name: "remit", Definition: opRemit, Types: []string{"Claim"}, Instance: true,
-		Writes: []string{"ClaimResponse"},
+		NotForPatients: true,
+		Writes:         []string{"ClaimResponse"},
 		Handle: func(ctx context.Context, req *rest.OperationRequest) (*rest.OperationResponse, error) {
 			r, err := resourceInput(req, "ClaimResponse")
 			if err != nil {

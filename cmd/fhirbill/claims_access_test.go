@@ -147,18 +147,17 @@ func TestSubmit_WithinCallerAccess(t *testing.T) {
 		}
 	})
 
-	t.Run("Own", func(t *testing.T) {
-		res := srv.Do("POST", "/Claim/$submit", mine.Body, p1...)
-		if res.Status != 200 || res.JSON()["outcome"] != "queued" || field(res.JSON(), "patient", "reference") != "Patient/p1" {
-			t.Fatalf("p1 submits its own Claim: %d %s, want 200 queued", res.Status, res.Body)
+	// Submitting, billing, issuing and posting a payer's answer are
+	// staff's, EHRs' and payers' work: a patient's app may not, even on
+	// its own records and whatever its scopes say
+	// (rest.Operation.NotForPatients); another's is not known.
+	t.Run("OwnAndOtherOperations", func(t *testing.T) {
+		if res := srv.Do("POST", "/Claim/$submit", mine.Body, p1...); res.Status != 403 {
+			t.Errorf("p1 submits its own Claim: got %d, want 403: %.300s", res.Status, res.Body)
 		}
-	})
-
-	// The other claim operations take the same rule: a patient's token
-	// builds and bills its own encounter, and another's is not known.
-	t.Run("OtherOperations", func(t *testing.T) {
 		for path, want := range map[string]int{
-			"/Encounter/e1/$claim": 200, "/Encounter/e1/$bill": 200,
+			"/Encounter/e1/$claim": 403, "/Encounter/e1/$bill": 403, "/Claim/e1-claim-cov1/$remit": 403,
+			"/Invoice/e1-patient/$issue": 403, "/Invoice/e1-patient/$cancel": 403,
 			"/Encounter/e2/$claim": 404, "/Encounter/e2/$bill": 404, "/Claim/e2-claim-cov2/$remit": 404,
 			"/Invoice/e2-patient/$issue": 404, "/Invoice/e2-patient/$cancel": 404,
 		} {

@@ -122,7 +122,8 @@ func TestOperations_Scopes(t *testing.T) {
 		{scope: "system/*.*", allowed: every},                   // SMART v1
 		{scope: "system/*.read system/*.write", allowed: every}, // SMART v1
 		{scope: "user/*.cruds", allowed: every},
-		{scope: "patient/*.cruds", patient: "p1", allowed: "$bill $issue $cancel $apply $translate $translate-post"},
+		// Billing operations are not a patient app's (NotForPatients).
+		{scope: "patient/*.cruds", patient: "p1", allowed: "$apply $translate $translate-post"},
 		{scope: "patient/*.cruds", patient: "p2", allowed: "$translate $translate-post",
 			hidden: map[string]int{"$bill": 404, "$issue": 404, "$cancel": 404, "$apply": 400}},
 	}

@@ -26,7 +26,9 @@ func (s *Syncer) Operation() *rest.Operation {
 		Name:       OperationName,
 		Definition: "urn:fhirbill:OperationDefinition/ehr-sync",
 		Writes:     []string{"*"},
-		Handle:     s.handleOperation,
+		// A sync is the server's own work, asked for by staff.
+		NotForPatients: true,
+		Handle:         s.handleOperation,
 	}
 }
 

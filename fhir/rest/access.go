@@ -64,6 +64,23 @@ type clientNamer interface {
 	Client() string
 }
 
+// patientLauncher is an Access launched in a patient's context:
+// fhir/smart's Grant.
+type patientLauncher interface {
+	// LaunchPatient returns the id of the patient in context, "" for none.
+	LaunchPatient() string
+}
+
+// PatientContext returns the id of the patient in whose launch context
+// the request ctx belongs to runs (SMART's patient launch context), ""
+// when there is none or auth is off.
+func PatientContext(ctx context.Context) string {
+	if p, ok := ctx.Value(accessKey{}).(patientLauncher); ok {
+		return p.LaunchPatient()
+	}
+	return ""
+}
+
 // ClientID returns the id of the client whose request ctx belongs to, for
 // logs: what its Access names with a Client() string method; "" when it
 // names none or auth is off.

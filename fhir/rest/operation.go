@@ -41,6 +41,11 @@ type Operation struct {
 	// (OperationDefinition.affectsState false, as for $translate): it then
 	// needs only the access a GET needs, and Writes is not used.
 	ReadOnly bool
+	// NotForPatients refuses a POST to a caller in a patient's launch
+	// context (see [PatientContext]), whatever its scopes: the
+	// operation is billing staff's, an EHR's or a payer's work, such as
+	// posting a payer's decision, never a patient app's.
+	NotForPatients bool
 	// Handle runs it.
 	Handle func(ctx context.Context, req *OperationRequest) (*OperationResponse, error)
 }
@@ -165,6 +170,13 @@ func (s *Server) allowOperation(ctx context.Context, op *Operation, typ, id, met
 	}
 	if method != http.MethodPost || op.ReadOnly {
 		return nil
+	}
+	if op.NotForPatients {
+		if p := PatientContext(ctx); p != "" {
+			return &AuthError{Status: http.StatusForbidden, Code: "insufficient_scope",
+				Detail: fmt.Sprintf("$%s is billing staff's, an EHR's or a payer's to invoke, "+
+					"not an app's launched for a patient", op.Name)}
+		}
 	}
 	writes := op.Writes
 	if len(writes) == 0 {

@@ -89,6 +89,10 @@ func (sc Scope) grants(typ string, need perm) bool {
 // Client returns the token's client id, for logs.
 func (g *Grant) Client() string { return g.ClientID }
 
+// LaunchPatient returns the id of the patient in the token's launch
+// context, "" for none.
+func (g *Grant) LaunchPatient() string { return g.Patient }
+
 // Allow implements [rest.Access]: the union of what the token's scopes
 // grant for in on typ, each patient scope within the patient's
 // compartment and each v2 query scope within its query, ANDed with the
