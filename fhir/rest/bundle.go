@@ -72,7 +72,7 @@ type inEntry struct {
 }
 
 func decodeBundle(body []byte) (*inBundle, error) {
-	if err := resource.CheckJSON(body); err != nil {
+	if err := resource.CheckBundleJSON(body); err != nil {
 		return nil, err
 	}
 	var b inBundle
