@@ -36,6 +36,31 @@ func TestValidation_Refused(t *testing.T) {
 		{"ExponentPastLimit", "/Invoice", invoice("1e18"), 400, "Invoice.totalNet.value"},
 		{"InBatch", "", `{"resourceType":"Bundle","type":"batch","entry":[{"resource":` + invoice("1e-99") +
 			`,"request":{"method":"POST","url":"Invoice"}}]}`, 400, "Bundle.entry[0].resource.totalNet.value"},
+
+		// F7: year 0000 is not a FHIR date (R4 datatypes.html#date: the
+		// year runs from 0001); jsonformat accepts it, the search index
+		// did not.
+		{"YearZeroBirthDate", "/Patient", `{"resourceType":"Patient","birthDate":"0000-01-01"}`, 400, "Patient.birthDate"},
+		{"YearZeroPeriodStart", "/Encounter", `{"resourceType":"Encounter","status":"planned","class":{"code":"AMB"},"period":{"start":"0000"}}`, 400, "Encounter.period.start"},
+		{"YearZeroMonth", "/Encounter", `{"resourceType":"Encounter","status":"planned","class":{"code":"AMB"},"period":{"start":"0000-06"}}`, 400, "Encounter.period.start"},
+		{"YearZeroInstant", "/Invoice", `{"resourceType":"Invoice","status":"draft","date":"0000-06-01T00:00:00Z"}`, 400, "Invoice.date"},
+		{"YearZeroInChoice", "/ChargeItem", `{"resourceType":"ChargeItem","status":"billable","code":{"text":"x"},"subject":{"reference":"Patient/p"},"occurrenceDateTime":"0000-01-01"}`, 400, "ChargeItem.occurrenceDateTime"},
+		{"YearZeroInExtension", "/Patient", `{"resourceType":"Patient","extension":[{"url":"http://example.org/x","valueDate":"0000-01-01"}]}`, 400, "Patient.extension[0].valueDate"},
+		{"YearZeroInContained", "/Patient", `{"resourceType":"Patient","contained":[{"resourceType":"Patient","id":"c1","birthDate":"0000"}],"link":[{"other":{"reference":"#c1"},"type":"seealso"}]}`, 400, "Patient.contained[0].birthDate"},
+
+		// F18: invariants and formats of R4 that jsonformat does not check.
+		{"NestedContained", "/Patient", `{"resourceType":"Patient","contained":[{"resourceType":"Organization","id":"o1","contained":[{"resourceType":"Organization","id":"o2"}]}],"managingOrganization":{"reference":"#o1"}}`, 400, "Patient.contained[0].contained"},
+		{"ContainedNotReferenced", "/Patient", `{"resourceType":"Patient","contained":[{"resourceType":"Organization","id":"o1"}]}`, 400, "Patient.contained[0]"},
+		{"ContainedWithoutID", "/Patient", `{"resourceType":"Patient","contained":[{"resourceType":"Organization","name":"x"}],"managingOrganization":{"reference":"#"}}`, 400, "Patient.contained[0].id"},
+		{"ContainedWithVersion", "/Patient", `{"resourceType":"Patient","contained":[{"resourceType":"Organization","id":"o1","meta":{"versionId":"2"}}],"managingOrganization":{"reference":"#o1"}}`, 400, "Patient.contained[0].meta"},
+		{"PeriodEndsBeforeStart", "/Encounter", `{"resourceType":"Encounter","status":"finished","class":{"code":"AMB"},"period":{"start":"2024-03-02","end":"2024-03-01"}}`, 400, "Encounter.period"},
+		{"PeriodEndsBeforeStartTimes", "/Encounter", `{"resourceType":"Encounter","status":"finished","class":{"code":"AMB"},"period":{"start":"2024-03-01T10:00:00Z","end":"2024-03-01T11:59:00+02:00"}}`, 400, "Encounter.period"},
+		{"ChoicePeriod", "/ChargeItem", `{"resourceType":"ChargeItem","status":"billable","code":{"text":"x"},"subject":{"reference":"Patient/p"},"occurrencePeriod":{"start":"2024","end":"2023-12"}}`, 400, "ChargeItem.occurrencePeriod"},
+		{"SystemWithSpace", "/Patient", `{"resourceType":"Patient","identifier":[{"system":"http://example.org/mrn list","value":"1"}]}`, 400, "Patient.identifier[0].system"},
+		{"URLWithSpace", "/Patient", `{"resourceType":"Patient","photo":[{"contentType":"image/png","url":"http://example.org/p 1.png"}]}`, 400, "Patient.photo[0].url"},
+		{"CanonicalWithSpace", "/Patient", `{"resourceType":"Patient","meta":{"profile":["http://example.org/StructureDefinition/a b"]}}`, 400, "Patient.meta.profile[0]"},
+		{"URIWithTab", "/Patient", `{"resourceType":"Patient","implicitRules":"urn:x\ty"}`, 400, "Patient.implicitRules"},
+		{"NarrativeAttribute", "/Patient", `{"resourceType":"Patient","text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\"><p foo=\"1\">hi</p></div>"}}`, 400, "Patient.text.div"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := snapshotTypes(t, s, "Invoice")
@@ -114,6 +139,25 @@ func TestValidation_Accepted(t *testing.T) {
 		{"ExponentWithinLimits", "/Invoice",
 			`{"resourceType":"Invoice","status":"draft","totalNet":{"value":1.5e-29,"currency":"USD"}}`,
 			`"value":1.5e-29`},
+		{"ContainedReferenced", "/Patient",
+			`{"resourceType":"Patient","contained":[{"resourceType":"Organization","id":"o1","name":"Clinic"}],"managingOrganization":{"reference":"#o1"}}`,
+			`"reference":"#o1"`},
+		{"ContainedReferringToContainer", "/Patient",
+			`{"resourceType":"Patient","id":"p","contained":[{"resourceType":"Provenance","id":"pv","target":[{"reference":"#"}],"recorded":"2024-01-01T00:00:00Z","agent":[{"who":{"display":"x"}}]}]}`,
+			`"id":"pv"`},
+		{"ContainedReferencedByCanonical", "/Questionnaire",
+			`{"resourceType":"Questionnaire","status":"active","contained":[{"resourceType":"ValueSet","id":"vs","status":"active"}],"item":[{"linkId":"1","type":"choice","answerValueSet":"#vs"}]}`,
+			`"answerValueSet":"#vs"`},
+		{"PeriodSameDayOtherPrecision", "/Encounter",
+			`{"resourceType":"Encounter","status":"finished","class":{"code":"AMB"},"period":{"start":"2024-03-01T23:30:00-05:00","end":"2024-03-01"}}`,
+			`"end":"2024-03-01"`},
+		{"PeriodEqual", "/Encounter",
+			`{"resourceType":"Encounter","status":"finished","class":{"code":"AMB"},"period":{"start":"2024-03-01T10:00:00Z","end":"2024-03-01T12:00:00+02:00"}}`,
+			`"end":"2024-03-01T12:00:00+02:00"`},
+		{"YearOne", "/Patient", `{"resourceType":"Patient","birthDate":"0001-01-01"}`, `"birthDate":"0001-01-01"`},
+		{"NarrativeAttributes", "/Patient",
+			`{"resourceType":"Patient","text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\"><p class=\"x\" style=\"color:red\">hi <a href=\"http://example.org\" name=\"n\">a</a></p><table border=\"1\"><tr><td colspan=\"2\">c</td></tr></table><img src=\"#i\" alt=\"i\"/></div>"}}`,
+			`colspan`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := s.Do(http.MethodPost, tc.path, []byte(tc.body))
