@@ -44,6 +44,7 @@ type serveCmd struct {
 	Listen          string        `default:"127.0.0.1:8080" env:"FHIRBILL_LISTEN" help:"Address to listen on (host:port; :8080 for all interfaces)."`
 	BaseURL         string        `default:"" env:"FHIRBILL_BASE_URL" help:"Public base URL of the FHIR API; its path is where the API is served (default http://<listen>/fhir)."`
 	MaxBody         int64         `default:"16777216" env:"FHIRBILL_MAX_BODY" help:"Largest request body accepted, in bytes."`
+	MaxEntries      int           `default:"1000" env:"FHIRBILL_MAX_ENTRIES" help:"Most entries a batch or transaction Bundle may hold."`
 	ShutdownTimeout time.Duration `default:"15s" env:"FHIRBILL_SHUTDOWN_TIMEOUT" help:"How long in-flight requests may take to finish at shutdown."`
 	Currency        string        `default:"USD" env:"FHIRBILL_CURRENCY" help:"ISO 4217 code of every amount billed; input in another currency is refused."`
 }
@@ -61,6 +62,9 @@ func (c *serveCmd) validate() error {
 	}
 	if c.MaxBody < 1024 {
 		return fmt.Errorf("--max-body must be at least 1024 bytes")
+	}
+	if c.MaxEntries < 1 {
+		return fmt.Errorf("--max-entries must be at least 1")
 	}
 	if !currencyCode.MatchString(c.Currency) {
 		return fmt.Errorf("--currency %q: want an ISO 4217 code such as USD", c.Currency)
@@ -120,7 +124,7 @@ func (c *serveCmd) Run(ctx context.Context, stdout io.Writer) error {
 		return fmt.Errorf("create indexes: %w", err)
 	}
 
-	restCfg := rest.Config{Base: base, MaxBody: c.MaxBody, Logger: logger, Version: version}
+	restCfg := rest.Config{Base: base, MaxBody: c.MaxBody, MaxEntries: c.MaxEntries, Logger: logger, Version: version}
 	var auth *smart.Server
 	if authCfg != nil {
 		if auth, err = newAuth(ctx, authCfg, base, st, reg, logger); err != nil {
@@ -160,7 +164,7 @@ func (c *serveCmd) Run(ctx context.Context, stdout io.Writer) error {
 	}
 	logger.Info("fhirbill serving",
 		"version", version, "addr", ln.Addr().String(), "base_url", base,
-		"store", storeKind, "database", c.Database, "max_body", c.MaxBody, "auth", c.Auth)
+		"store", storeKind, "database", c.Database, "max_body", c.MaxBody, "max_entries", c.MaxEntries, "auth", c.Auth)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

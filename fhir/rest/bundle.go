@@ -29,6 +29,10 @@ func (s *Server) handleBundle(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if len(in.Entry) > s.maxEnts {
+		return resource.Errorf(http.StatusRequestEntityTooLarge, resource.IssueTooCostly, "Bundle.entry",
+			"a %s may hold at most %d entries; this one holds %d: split it", in.Type, s.maxEnts, len(in.Entry))
+	}
 	ctx := c.Request().Context()
 	minimal := preferReturn(c.Request().Header) == "minimal"
 	var out *bundleJSON
