@@ -29,7 +29,9 @@ import (
 //     referring to it, none with meta.versionId, meta.lastUpdated or
 //     meta.security; and each needs an id, since the container refers to
 //     it by that id (https://hl7.org/fhir/R4/references.html#contained);
-//   - txt-1 to txt-3 on narratives (narrative.go).
+//   - txt-1 to txt-3 on narratives (narrative.go);
+//   - no conditional references (Type?search), which only a transaction
+//     resolves.
 
 // visitFunc is called for each message of a resource with the path of the
 // element that holds it; an error stops the walk.
@@ -124,6 +126,8 @@ func checkMessage(m protoreflect.Message, path string) error {
 		return checkURI(v.GetValue(), path)
 	case *dtpb.Period:
 		return checkPeriod(v, path)
+	case *dtpb.Reference:
+		return checkConditionalReference(v, path)
 	}
 	if f := m.Descriptor().Fields().ByName("contained"); f != nil && f.IsList() && m.Has(f) {
 		return checkContained(m, m.Get(f).List(), path)
@@ -220,6 +224,19 @@ func endsBeforeStart(start, end *dtpb.DateTime) bool {
 		}
 	}
 	return false
+}
+
+// checkConditionalReference refuses a conditional reference
+// (Type?search): a transaction resolves it to the one match before the
+// resource is parsed (https://hl7.org/fhir/R4/http.html#trules), and
+// anywhere else it would be kept as a reference to nothing.
+func checkConditionalReference(r *dtpb.Reference, path string) error {
+	typ, query, ok := strings.Cut(r.GetUri().GetValue(), "?")
+	if !ok || query == "" || !Known(typ) {
+		return nil
+	}
+	return Errorf(http.StatusBadRequest, IssueNotSupported, path,
+		"a conditional reference (%s?search) is resolved only in a transaction; refer to the resource by its id", typ)
 }
 
 // checkContained applies dom-2 to dom-5 to the contained resources of m.

@@ -244,6 +244,9 @@ func (s *Server) batchEntry(ctx context.Context, e inEntry, minimal bool) (entry
 	if e.Request.Method == http.MethodGet {
 		return s.getEntry(ctx, t)
 	}
+	if err := checkBatchRefs(e.Resource); err != nil {
+		return entryJSON{}, err
+	}
 	p, err := s.planEntry(ctx, e, t)
 	if err != nil {
 		return entryJSON{}, err

@@ -167,6 +167,21 @@ func (s *Server) respond(c echo.Context, p *plan) error {
 // always handled strictly: an ignored parameter would widen the match.
 // The search sees only what the caller may do in on.
 func (s *Server) matchOne(ctx context.Context, typ, query string, in Interaction, header string) ([]*store.Record, error) {
+	q, err := s.conditionQuery(typ, query, header)
+	if err != nil {
+		return nil, err
+	}
+	q.Offset, q.Count, q.SummaryCount = 0, 2, false
+	if q.Filters, err = s.allow(ctx, typ, in); err != nil {
+		return nil, err
+	}
+	recs, _, err := s.store.Search(ctx, q)
+	return recs, err
+}
+
+// conditionQuery parses the search of a conditional interaction (named
+// header in errors), strictly, and refuses one that selects nothing.
+func (s *Server) conditionQuery(typ, query, header string) (*search.Query, error) {
 	// If-None-Exist may carry a whole search URL; only its query counts.
 	if _, q, ok := strings.Cut(query, "?"); ok {
 		query = q
@@ -187,12 +202,7 @@ func (s *Server) matchOne(ctx context.Context, typ, query string, in Interaction
 		// every resource of the type.
 		return nil, badRequest("", "%s needs at least one search parameter that selects resources", header)
 	}
-	q.Offset, q.Count, q.SummaryCount = 0, 2, false
-	if q.Filters, err = s.allow(ctx, typ, in); err != nil {
-		return nil, err
-	}
-	recs, _, err := s.store.Search(ctx, q)
-	return recs, err
+	return q, nil
 }
 
 // withoutFormat drops the result parameters _format and _pretty from a
