@@ -90,6 +90,28 @@ func (s *Server) readBody(c echo.Context) ([]byte, error) {
 	return s.readLimited(c.Request().Body)
 }
 
+// readOptionalBody reads the body of a request that may have none (an
+// operation without input): nil when it is empty, whatever the
+// Content-Type; else as readBody reads it.
+func (s *Server) readOptionalBody(c echo.Context) ([]byte, error) {
+	r := c.Request()
+	if r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	if r.ContentLength > s.maxBody {
+		return nil, tooLarge(s.maxBody)
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, s.maxBody+1))
+	if err != nil {
+		return nil, resource.Errorf(http.StatusBadRequest, resource.IssueStructure, "", "could not read the request body")
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil, nil
+	}
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	return s.readBody(c)
+}
+
 // readLimited reads at most maxBody bytes; more is a 413.
 func (s *Server) readLimited(r io.Reader) ([]byte, error) {
 	b, err := io.ReadAll(io.LimitReader(r, s.maxBody+1))

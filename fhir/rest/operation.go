@@ -99,9 +99,11 @@ func (s *Server) operation(c echo.Context, typ, id, name string) error {
 		return err
 	}
 	req := &OperationRequest{Name: op.Name, Type: typ, ID: id, Method: c.Request().Method, Query: c.QueryParams()}
-	// An operation without input parameters may be POSTed with no body.
-	if req.Method == http.MethodPost && (c.Request().ContentLength != 0 || c.Request().Header.Get(echo.HeaderContentType) != "") {
-		body, err := s.readBody(c)
+	// An operation without input parameters may be POSTed with no body,
+	// with or without a Content-Type: the operation says whether it needs
+	// one.
+	if req.Method == http.MethodPost {
+		body, err := s.readOptionalBody(c)
 		if err != nil {
 			return err
 		}
