@@ -95,10 +95,14 @@ func (s *Server) operation(c echo.Context, typ, id, name string) error {
 			return err
 		}
 	}
-	if err := s.allowOperation(c.Request().Context(), op, typ, id, c.Request().Method); err != nil {
+	method := c.Request().Method
+	if method == http.MethodHead {
+		method = http.MethodGet // answered without the body
+	}
+	if err := s.allowOperation(c.Request().Context(), op, typ, id, method); err != nil {
 		return err
 	}
-	req := &OperationRequest{Name: op.Name, Type: typ, ID: id, Method: c.Request().Method, Query: c.QueryParams()}
+	req := &OperationRequest{Name: op.Name, Type: typ, ID: id, Method: method, Query: c.QueryParams()}
 	// An operation without input parameters may be POSTed with no body,
 	// with or without a Content-Type: the operation says whether it needs
 	// one.

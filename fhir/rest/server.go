@@ -77,7 +77,8 @@ type Server struct {
 	ops     map[string]*Operation
 	checks  map[string]WriteCheck
 	echo    *echo.Echo
-	prefix  string // path of the base URL
+	prefix  string              // path of the base URL
+	allowed map[string][]string // route path → the methods it serves, for Allow
 	auth    Authorizer
 	secJSON []byte
 

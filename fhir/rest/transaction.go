@@ -243,7 +243,14 @@ func (s *Server) planTransactionEntry(ctx context.Context, e inEntry, t target, 
 				body = withID(body, id)
 			}
 		}
-		return s.planUpdate(ctx, t.typ, id, body, e.Request.IfMatch, !t.cond)
+		p, err := s.planUpdate(ctx, t.typ, id, body, e.Request.IfMatch, !t.cond)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkIfNoneMatch(e.Request.IfNoneMatch, p); err != nil {
+			return nil, err
+		}
+		return p, nil
 	}
 	return s.planEntry(ctx, e, t)
 }
