@@ -286,3 +286,19 @@ func TestRoutes_WellKnownWithAuthOff(t *testing.T) {
 		}
 	}
 }
+
+// TestCreate_WrongTypeMessage: the message naming the body's type and the
+// endpoint's reads as English ("an Invoice").
+func TestCreate_WrongTypeMessage(t *testing.T) {
+	s := resttest.New(t)
+	for _, tc := range []struct{ path, body, want string }{
+		{"/Patient", `{"resourceType":"Invoice","status":"draft"}`, "the body holds an Invoice; this endpoint takes a Patient"},
+		{"/Invoice", `{"resourceType":"Patient"}`, "the body holds a Patient; this endpoint takes an Invoice"},
+		{"/Encounter", `{"resourceType":"Account","status":"active"}`, "the body holds an Account; this endpoint takes an Encounter"},
+	} {
+		got := s.Do(http.MethodPost, tc.path, []byte(tc.body))
+		if got.Status != http.StatusBadRequest || !strings.Contains(string(got.Body), tc.want) {
+			t.Errorf("POST %s: got %d %s, want 400 saying %q", tc.path, got.Status, short(got.Body), tc.want)
+		}
+	}
+}

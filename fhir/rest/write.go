@@ -68,6 +68,15 @@ func checkID(id string) error {
 	return nil
 }
 
+// withArticle puts "a" or "an" before a resource type name, as it is
+// read: an Invoice, a Patient.
+func withArticle(typ string) string {
+	if typ != "" && strings.ContainsRune("AEIOU", rune(typ[0])) {
+		return "an " + typ
+	}
+	return "a " + typ
+}
+
 func truncate(s string, n int) string {
 	if len(s) > n {
 		return s[:n] + "..."
@@ -83,7 +92,8 @@ func (s *Server) buildRecord(typ, id string, body []byte, version int64, now tim
 		return nil, nil, err
 	}
 	if r.Type() != typ {
-		return nil, nil, badRequest("resourceType", "the body holds a %s; this endpoint takes a %s", r.Type(), typ)
+		return nil, nil, badRequest("resourceType", "the body holds %s; this endpoint takes %s",
+			withArticle(r.Type()), withArticle(typ))
 	}
 	r.SetID(id)
 	r.Stamp(version, now)
