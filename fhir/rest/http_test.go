@@ -196,14 +196,14 @@ func TestRoutes_MethodNotAllowedSaysAllow(t *testing.T) {
 	for _, tc := range []struct {
 		method, path, want string
 	}{
-		{http.MethodPatch, "/Patient/p1", "DELETE, GET, HEAD, PUT"},
-		{http.MethodPost, "/Patient/p1", "DELETE, GET, HEAD, PUT"},
-		{http.MethodPatch, "/Patient", "DELETE, GET, HEAD, POST, PUT"},
-		{http.MethodPost, "/metadata", "GET, HEAD"},
-		{http.MethodDelete, "", "POST"},
-		{http.MethodPut, "/Patient/_history", "GET, HEAD"},
-		{http.MethodPost, "/Patient/p1/_history/1", "GET, HEAD"},
-		{"TRACE", "/Patient/p1", "DELETE, GET, HEAD, PUT"},
+		{http.MethodPatch, "/Patient/p1", "DELETE, GET, HEAD, PUT, OPTIONS"},
+		{http.MethodPost, "/Patient/p1", "DELETE, GET, HEAD, PUT, OPTIONS"},
+		{http.MethodPatch, "/Patient", "DELETE, GET, HEAD, POST, PUT, OPTIONS"},
+		{http.MethodPost, "/metadata", "GET, HEAD, OPTIONS"},
+		{http.MethodDelete, "", "POST, OPTIONS"},
+		{http.MethodPut, "/Patient/_history", "GET, HEAD, OPTIONS"},
+		{http.MethodPost, "/Patient/p1/_history/1", "GET, HEAD, OPTIONS"},
+		{"TRACE", "/Patient/p1", "DELETE, GET, HEAD, PUT, OPTIONS"},
 	} {
 		t.Run(tc.method+tc.path, func(t *testing.T) {
 			got := s.Do(tc.method, tc.path, nil)
@@ -214,6 +214,10 @@ func TestRoutes_MethodNotAllowedSaysAllow(t *testing.T) {
 				t.Errorf("Allow: got %q, want %q", a, tc.want)
 			}
 		})
+	}
+	got := s.Do(http.MethodOptions, "/Patient/_history", nil)
+	if a := got.Header.Get("Allow"); got.Status != http.StatusNoContent || a != "GET, HEAD, OPTIONS" {
+		t.Errorf("OPTIONS: got %d with Allow %q, want 204 with GET, HEAD, OPTIONS", got.Status, a)
 	}
 }
 

@@ -71,7 +71,7 @@ type routeTable struct {
 }
 
 // methodsNotServed are the methods a path answers with 405 when it does
-// not serve them. OPTIONS is left to Echo, which answers it with Allow.
+// not serve them; OPTIONS is answered with the Allow header.
 var methodsNotServed = []string{
 	http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
 	http.MethodDelete, http.MethodPatch, http.MethodTrace,
@@ -109,13 +109,19 @@ func (r *routeTable) finish() map[string][]string {
 		sorted := slices.Clone(served)
 		slices.Sort(sorted)
 		allowed[r.prefix+path] = sorted
+		allow := strings.Join(append(slices.Clone(sorted), http.MethodOptions), ", ")
+		r.g.Add(http.MethodOptions, path, func(c echo.Context) error {
+			c.Response().Header().Set(echo.HeaderAllow, allow)
+			return c.NoContent(http.StatusNoContent)
+		})
 	}
 	return allowed
 }
 
 // allowHeader is the Allow value of a 405 on the route of c: the methods
-// the route serves, less the one refused, and less POST on [type]/[id]
-// unless the id is an operation ($name), the only POST served there.
+// the route serves and OPTIONS, less the one refused, and less POST on
+// [type]/[id] unless the id is an operation ($name), the only POST served
+// there.
 func (s *Server) allowHeader(c echo.Context) string {
 	path, refused := c.Path(), c.Request().Method
 	var out []string
@@ -125,6 +131,9 @@ func (s *Server) allowHeader(c echo.Context) string {
 			continue
 		}
 		out = append(out, m)
+	}
+	if len(out) > 0 {
+		out = append(out, http.MethodOptions)
 	}
 	return strings.Join(out, ", ")
 }
