@@ -21,14 +21,17 @@ import (
 // appConfig is what fhirbill needs to serve, once flags, files and the
 // environment have been read: serve and demo build one each.
 type appConfig struct {
-	listen   string // host:port
-	baseURL  string // "": defaultBase of the listener
-	maxBody  int64
-	currency string
-	store    store.Config
-	auth     *authConfig       // nil: authorization off
-	conns    []*ehr.Connection // the EHRs to pull; none: pushes only
-	logger   *slog.Logger
+	listen  string // host:port
+	baseURL string // "": defaultBase of the listener
+	maxBody int64
+	// maxEntries bounds the entries of a batch or transaction; 0 for
+	// the REST layer's default.
+	maxEntries int
+	currency   string
+	store      store.Config
+	auth       *authConfig       // nil: authorization off
+	conns      []*ehr.Connection // the EHRs to pull; none: pushes only
+	logger     *slog.Logger
 }
 
 // app is fhirbill wired as it serves: the store, the FHIR API with its
@@ -79,7 +82,7 @@ func startApp(ctx context.Context, cfg appConfig) (_ *app, err error) {
 		return nil, fmt.Errorf("create indexes: %w", err)
 	}
 
-	restCfg := rest.Config{Base: a.base, MaxBody: cfg.maxBody, Logger: a.logger, Version: version}
+	restCfg := rest.Config{Base: a.base, MaxBody: cfg.maxBody, MaxEntries: cfg.maxEntries, Logger: a.logger, Version: version}
 	if cfg.auth != nil {
 		if a.auth, err = newAuth(ctx, cfg.auth, a.base, a.st, a.reg, a.logger); err != nil {
 			return nil, err

@@ -38,6 +38,7 @@ type serveCmd struct {
 	Listen          string        `default:"127.0.0.1:8080" env:"FHIRBILL_LISTEN" help:"Address to listen on (host:port; :8080 for all interfaces)."`
 	BaseURL         string        `default:"" env:"FHIRBILL_BASE_URL" help:"Public base URL of the FHIR API; its path is where the API is served (default http://<listen>/fhir)."`
 	MaxBody         int64         `default:"16777216" env:"FHIRBILL_MAX_BODY" help:"Largest request body accepted, in bytes."`
+	MaxEntries      int           `default:"1000" env:"FHIRBILL_MAX_ENTRIES" help:"Most entries a batch or transaction Bundle may hold."`
 	ShutdownTimeout time.Duration `default:"15s" env:"FHIRBILL_SHUTDOWN_TIMEOUT" help:"How long in-flight requests may take to finish at shutdown."`
 	Currency        string        `default:"USD" env:"FHIRBILL_CURRENCY" help:"ISO 4217 code of every amount billed; input in another currency is refused."`
 }
@@ -55,6 +56,9 @@ func (c *serveCmd) validate() error {
 	}
 	if c.MaxBody < 1024 {
 		return fmt.Errorf("--max-body must be at least 1024 bytes")
+	}
+	if c.MaxEntries < 1 {
+		return fmt.Errorf("--max-entries must be at least 1")
 	}
 	if !currencyCode.MatchString(c.Currency) {
 		return fmt.Errorf("--currency %q: want an ISO 4217 code such as USD", c.Currency)
@@ -85,7 +89,7 @@ func (c *serveCmd) Run(ctx context.Context, stdout io.Writer) error {
 	}
 
 	a, err := startApp(ctx, appConfig{
-		listen: c.Listen, baseURL: c.BaseURL, maxBody: c.MaxBody, currency: c.Currency,
+		listen: c.Listen, baseURL: c.BaseURL, maxBody: c.MaxBody, maxEntries: c.MaxEntries, currency: c.Currency,
 		store: c.storeConfig(logger), auth: authCfg, conns: conns, logger: logger,
 	})
 	if err != nil {
@@ -97,7 +101,7 @@ func (c *serveCmd) Run(ctx context.Context, stdout io.Writer) error {
 	}
 	logger.Info("fhirbill serving",
 		"version", version, "addr", a.ln.Addr().String(), "base_url", a.base,
-		"store", a.storeKind(), "database", c.Database, "max_body", c.MaxBody, "auth", c.Auth)
+		"store", a.storeKind(), "database", c.Database, "max_body", c.MaxBody, "max_entries", c.MaxEntries, "auth", c.Auth)
 	return a.serve(ctx, c.ShutdownTimeout)
 }
 

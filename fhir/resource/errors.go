@@ -34,6 +34,7 @@ const (
 	IssueDeleted       IssueType = "deleted"
 	IssueConflict      IssueType = "conflict"
 	IssueDuplicate     IssueType = "duplicate"
+	IssueMultipleMatch IssueType = "multiple-matches"
 	IssueTooLong       IssueType = "too-long"
 	IssueTooCostly     IssueType = "too-costly"
 	IssueProcessing    IssueType = "processing"

@@ -4,13 +4,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
-	"net/http"
 	"strings"
-
-	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/types/known/anypb"
-
-	dtpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
 )
 
 // xhtmlNS is the namespace a narrative div must declare.
@@ -23,6 +17,13 @@ const xhtmlNS = "http://www.w3.org/1999/xhtml"
 // apps.
 var narrativeElements = map[string]bool{}
 
+// narrativeAttributes are the attributes a narrative may use (invariant
+// txt-3): the basic formatting attributes of HTML 4.0 chapters 7-11 and
+// 15 (core: id, class, style, title; language: lang, dir; lists, tables,
+// quotations, alignment and fonts), those of links (name, href) and of
+// images. Event handlers (on...) are not among them.
+var narrativeAttributes = map[string]bool{}
+
 func init() {
 	for _, e := range strings.Fields(`a abbr acronym address b bdo big blockquote br caption
 		center cite code col colgroup dd del dfn dir div dl dt em font h1 h2 h3 h4 h5 h6 hr i
@@ -30,54 +31,18 @@ func init() {
 		th thead tr tt u ul var`) {
 		narrativeElements[e] = true
 	}
+	for _, a := range strings.Fields(`id class style title lang dir
+		name href hreflang rel rev charset type
+		src alt width height border hspace vspace longdesc
+		summary frame rules cellspacing cellpadding align valign char charoff span
+		abbr axis headers scope rowspan colspan nowrap bgcolor
+		cite datetime start value compact clear size color face noshade`) {
+		narrativeAttributes[a] = true
+	}
 }
 
-var xhtmlName = (&dtpb.Xhtml{}).ProtoReflect().Descriptor().FullName()
-
-// checkNarratives verifies every XHTML value in m (text.div of the resource
-// and of its contained resources).
-func checkNarratives(m protoreflect.Message, path string) error {
-	if any, ok := m.Interface().(*anypb.Any); ok {
-		// Contained resources are kept as Any in the R4 protos.
-		inner, err := any.UnmarshalNew()
-		if err != nil {
-			return nil // not a message this binary knows: nothing to check
-		}
-		return checkNarratives(inner.ProtoReflect(), path)
-	}
-	if m.Descriptor().FullName() == xhtmlName {
-		if err := checkXHTML(m.Interface().(*dtpb.Xhtml).GetValue()); err != nil {
-			return Errorf(http.StatusBadRequest, IssueInvalid, path, "the narrative is not allowed: %v", err)
-		}
-		return nil
-	}
-	var err error
-	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		if fd.Kind() != protoreflect.MessageKind {
-			return true
-		}
-		p := path + "." + fd.JSONName()
-		switch {
-		case fd.IsList():
-			l := v.List()
-			for i := 0; i < l.Len() && err == nil; i++ {
-				err = checkNarratives(l.Get(i).Message(), p)
-			}
-		case fd.IsMap():
-		default:
-			if fd.ContainingOneof() != nil {
-				p = path // a choice or contained resource wrapper
-			}
-			err = checkNarratives(v.Message(), p)
-		}
-		return err == nil
-	})
-	return err
-}
-
-// checkXHTML applies txt-1 and txt-2: a div in the XHTML namespace, only
-// the allowed elements, no event handler attributes, no script URLs, and
-// some content.
+// checkXHTML applies txt-1 to txt-3: a div in the XHTML namespace, only
+// the allowed elements and attributes, no script URLs, and some content.
 func checkXHTML(s string) error {
 	d := xml.NewDecoder(strings.NewReader(s))
 	d.Strict = true
@@ -102,6 +67,9 @@ func checkXHTML(s string) error {
 				name := strings.ToLower(a.Name.Local)
 				if strings.HasPrefix(name, "on") {
 					return errors.New("event handler attributes are not allowed")
+				}
+				if !allowedAttribute(a.Name) {
+					return errors.New("attribute " + trim(a.Name.Local) + " is not allowed (invariant txt-3)")
 				}
 				if (name == "href" || name == "src") && scriptURL(a.Value) {
 					return errors.New("script URLs are not allowed")
@@ -128,6 +96,20 @@ func checkXHTML(s string) error {
 		return errors.New("it has no content (invariant txt-2)")
 	}
 	return nil
+}
+
+// allowedAttribute reports whether a narrative may carry an attribute:
+// one of narrativeAttributes, xml:lang, or a namespace declaration.
+func allowedAttribute(n xml.Name) bool {
+	switch n.Space {
+	case "":
+		return narrativeAttributes[n.Local] || n.Local == "xmlns"
+	case "xmlns":
+		return true
+	case "xml", "http://www.w3.org/XML/1998/namespace":
+		return n.Local == "lang"
+	}
+	return false
 }
 
 // scriptURL reports a URL that would run code when followed.

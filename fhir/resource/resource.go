@@ -88,8 +88,11 @@ type Resource struct {
 
 // Parse checks body with [CheckJSON], then parses and validates it with
 // jsonformat: cardinality, required elements, codes of required bindings,
-// reference target types, primitive formats. Failures are *Error values
-// with status 400 naming the elements concerned.
+// reference target types, primitive formats; then applies the R4 rules
+// jsonformat leaves out (validate.go: dates from the year 0001, uris
+// without white space, per-1, dom-2 to dom-5, the narrative's txt-1 to
+// txt-3). Failures are *Error values with status 400 (413 for
+// [MaxValues]) naming the elements concerned.
 func Parse(body []byte) (*Resource, error) {
 	codec()
 	if err := CheckJSON(body); err != nil {
@@ -103,7 +106,7 @@ func Parse(body []byte) (*Resource, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkNarratives(r.msg, r.Type()); err != nil {
+	if err := check(r.msg, r.Type()); err != nil {
 		return nil, err
 	}
 	return r, nil

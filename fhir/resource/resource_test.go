@@ -17,7 +17,7 @@ func TestParse_Errors(t *testing.T) {
 		wantCode resource.IssueType
 		wantExpr string
 	}{
-		{"DuplicateKey", `{"resourceType":"Patient","gender":"male","gender":"male"}`, resource.IssueStructure, "gender"},
+		{"DuplicateKey", `{"resourceType":"Patient","gender":"male","gender":"male"}`, resource.IssueStructure, "Patient.gender"},
 		{"TrailingData", `{"resourceType":"Patient"} {}`, resource.IssueStructure, ""},
 		{"Array", `[{"resourceType":"Patient"}]`, resource.IssueStructure, ""},
 		{"Truncated", `{"resourceType":"Patient"`, resource.IssueStructure, ""},

@@ -29,6 +29,10 @@ func (s *Server) handleBundle(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if len(in.Entry) > s.maxEnts {
+		return resource.Errorf(http.StatusRequestEntityTooLarge, resource.IssueTooCostly, "Bundle.entry",
+			"a %s may hold at most %d entries; this one holds %d: split it", in.Type, s.maxEnts, len(in.Entry))
+	}
 	ctx := c.Request().Context()
 	minimal := preferReturn(c.Request().Header) == "minimal"
 	var out *bundleJSON
@@ -72,7 +76,7 @@ type inEntry struct {
 }
 
 func decodeBundle(body []byte) (*inBundle, error) {
-	if err := resource.CheckJSON(body); err != nil {
+	if err := resource.CheckBundleJSON(body); err != nil {
 		return nil, err
 	}
 	var b inBundle
@@ -240,6 +244,9 @@ func (s *Server) batchEntry(ctx context.Context, e inEntry, minimal bool) (entry
 	if e.Request.Method == http.MethodGet {
 		return s.getEntry(ctx, t)
 	}
+	if err := checkBatchRefs(e.Resource); err != nil {
+		return entryJSON{}, err
+	}
 	p, err := s.planEntry(ctx, e, t)
 	if err != nil {
 		return entryJSON{}, err
@@ -257,20 +264,30 @@ func (s *Server) planEntry(ctx context.Context, e inEntry, t target) (*plan, err
 	if needBody && len(bytes.TrimSpace(e.Resource)) == 0 {
 		return nil, resource.Errorf(http.StatusBadRequest, resource.IssueRequired, "resource", "a %s entry needs a resource", r.Method)
 	}
+	var p *plan
+	var err error
 	switch {
 	case r.Method == http.MethodPost && t.id == "" && !t.cond:
 		return s.planCreate(ctx, t.typ, e.Resource, r.IfNoneExist)
 	case r.Method == http.MethodPut && t.cond:
-		return s.planConditionalUpdate(ctx, t.typ, t.query, e.Resource, r.IfMatch)
+		p, err = s.planConditionalUpdate(ctx, t.typ, t.query, e.Resource, r.IfMatch)
 	case r.Method == http.MethodPut && t.id != "" && t.vid == 0:
-		return s.planUpdate(ctx, t.typ, t.id, e.Resource, r.IfMatch, true)
+		p, err = s.planUpdate(ctx, t.typ, t.id, e.Resource, r.IfMatch, true)
 	case r.Method == http.MethodDelete && t.cond:
-		return s.planConditionalDelete(ctx, t.typ, t.query)
+		p, err = s.planConditionalDelete(ctx, t.typ, t.query)
 	case r.Method == http.MethodDelete && t.id != "" && t.vid == 0:
-		return s.planDelete(ctx, t.typ, t.id, r.IfMatch)
+		p, err = s.planDelete(ctx, t.typ, t.id, r.IfMatch)
+	default:
+		return nil, resource.Errorf(http.StatusBadRequest, resource.IssueNotSupported, "request.url",
+			"%s is not supported on this url", r.Method)
 	}
-	return nil, resource.Errorf(http.StatusBadRequest, resource.IssueNotSupported, "request.url",
-		"%s is not supported on this url", r.Method)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkIfNoneMatch(r.IfNoneMatch, p); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // getEntry runs a read, vread or search entry.

@@ -2,6 +2,7 @@ package rest
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"sort"
 
@@ -45,12 +46,13 @@ type implJSON struct {
 }
 
 type restJSON struct {
-	Mode        string          `json:"mode"`
-	Security    json.RawMessage `json:"security,omitempty"`
-	Resource    []capResource   `json:"resource"`
-	Interaction []codeJSON      `json:"interaction"`
-	SearchParam []capSearch     `json:"searchParam,omitempty"`
-	Operation   []capOperation  `json:"operation,omitempty"`
+	Mode          string          `json:"mode"`
+	Documentation string          `json:"documentation,omitempty"`
+	Security      json.RawMessage `json:"security,omitempty"`
+	Resource      []capResource   `json:"resource"`
+	Interaction   []codeJSON      `json:"interaction"`
+	SearchParam   []capSearch     `json:"searchParam,omitempty"`
+	Operation     []capOperation  `json:"operation,omitempty"`
 }
 
 type codeJSON struct {
@@ -101,7 +103,11 @@ func (s *Server) capabilities() *capabilityJSON {
 		FHIRVersion:    "4.0.1",
 		Format:         []string{"json", "application/fhir+json"},
 	}
-	rest := restJSON{Mode: "server", Interaction: []codeJSON{{"transaction"}, {"batch"}}}
+	rest := restJSON{
+		Mode:          "server",
+		Documentation: s.limitsDoc(),
+		Interaction:   []codeJSON{{"transaction"}, {"batch"}},
+	}
 	switch {
 	case s.auth == nil:
 		// Said where every client looks: the server serves anyone.
@@ -164,4 +170,14 @@ func (s *Server) sortedOps() []*Operation {
 	}
 	sort.Slice(ops, func(i, j int) bool { return ops[i].Name < ops[j].Name })
 	return ops
+}
+
+// limitsDoc states, in CapabilityStatement.rest.documentation (R4 has no
+// element for them), the limits a request must keep to.
+func (s *Server) limitsDoc() string {
+	return fmt.Sprintf("Limits: a request body of at most %d bytes; a batch or transaction Bundle of at most %d "+
+		"entries; at most %d JSON values in a resource and %d in a Bundle; decimals of at most %d digits "+
+		"before the point and %d after. Past a limit the answer is a 4xx OperationOutcome.",
+		s.maxBody, s.maxEnts, resource.MaxValues, resource.MaxBundleValues,
+		resource.MaxIntegerDigits, resource.MaxFractionDigits)
 }

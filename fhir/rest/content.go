@@ -48,26 +48,76 @@ func (s *Server) negotiate(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// acceptsJSON reports whether an Accept header admits JSON: anything but a
-// list made only of XML or other non-JSON types.
+// acceptsJSON reports whether an Accept header admits FHIR JSON: one of
+// the JSON media types has a q above 0, taken from the most specific
+// range that names it (RFC 9110 §12.5.1: type/subtype before type/*
+// before */*; q=0 means "not acceptable"), and application/fhir+json is
+// not refused by name. Another +json type with q above 0 is taken as a
+// lenient client's way of asking for JSON.
 func acceptsJSON(accept string) bool {
+	type rng struct {
+		mt string
+		q  float64
+	}
+	var ranges []rng
 	for _, part := range strings.Split(accept, ",") {
-		mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
 		if err != nil {
 			continue
 		}
-		if jsonTypes[mt] || mt == "*/*" || mt == "application/*" {
+		q := 1.0
+		if v, ok := params["q"]; ok {
+			if q, err = strconv.ParseFloat(v, 64); err != nil {
+				q = 0
+			}
+		}
+		ranges = append(ranges, rng{mt, q})
+	}
+	qOf := func(mt string) (float64, int) {
+		q, spec := 0.0, 0
+		for _, r := range ranges {
+			s := 0
+			switch {
+			case r.mt == mt:
+				s = 3
+			case r.mt == "application/*" && strings.HasPrefix(mt, "application/"):
+				s = 2
+			case r.mt == "*/*":
+				s = 1
+			}
+			if s > spec {
+				q, spec = r.q, s
+			}
+		}
+		return q, spec
+	}
+	// Every answer is application/fhir+json: refused by name, it is
+	// refused whatever else the client would take.
+	if q, spec := qOf("application/fhir+json"); q == 0 && spec == 3 {
+		return false
+	}
+	for mt := range jsonTypes {
+		if q, _ := qOf(mt); q > 0 {
 			return true
 		}
-		if !xmlTypes[mt] && mt != "text/html" && mt != "text/plain" {
-			// An unknown type next to nothing else: be lenient only for
-			// JSON-like types.
-			if strings.HasSuffix(mt, "+json") {
-				return true
-			}
+	}
+	for _, r := range ranges {
+		if strings.HasSuffix(r.mt, "+json") && !jsonTypes[r.mt] && r.q > 0 {
+			return true
 		}
 	}
 	return false
+}
+
+// limitBody refuses, before anything reads it, a body whose Content-Length
+// is over the limit (413).
+func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if c.Request().ContentLength > s.maxBody {
+			return tooLarge(s.maxBody)
+		}
+		return next(c)
+	}
 }
 
 // readBody reads a resource body: the Content-Type must be FHIR JSON (415
@@ -88,6 +138,28 @@ func (s *Server) readBody(c echo.Context) ([]byte, error) {
 			"this server speaks FHIR 4.0 (R4); the body says fhirVersion=%s", truncate(v, 10))
 	}
 	return s.readLimited(c.Request().Body)
+}
+
+// readOptionalBody reads the body of a request that may have none (an
+// operation without input): nil when it is empty, whatever the
+// Content-Type; else as readBody reads it.
+func (s *Server) readOptionalBody(c echo.Context) ([]byte, error) {
+	r := c.Request()
+	if r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	if r.ContentLength > s.maxBody {
+		return nil, tooLarge(s.maxBody)
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, s.maxBody+1))
+	if err != nil {
+		return nil, resource.Errorf(http.StatusBadRequest, resource.IssueStructure, "", "could not read the request body")
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil, nil
+	}
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	return s.readBody(c)
 }
 
 // readLimited reads at most maxBody bytes; more is a 413.

@@ -27,6 +27,9 @@ func (s *Server) handleDelete(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := checkIfNoneMatch(c.Request().Header.Get("If-None-Match"), p); err != nil {
+		return err
+	}
 	if p, err = s.commit(ctx, p); err != nil {
 		return err
 	}

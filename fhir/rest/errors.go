@@ -77,6 +77,12 @@ func (s *Server) handleError(err error, c echo.Context) {
 	} else {
 		s.logger.DebugContext(ctx, "request refused", "request_id", rid, "route", c.Path(), "status", status)
 	}
+	if status == http.StatusMethodNotAllowed {
+		// RFC 9110 §15.5.6: a 405 says which methods the target takes.
+		if allow := s.allowHeader(c); allow != "" {
+			c.Response().Header().Set(echo.HeaderAllow, allow)
+		}
+	}
 	var ae *AuthError
 	if errors.As(err, &ae) {
 		c.Response().Header().Set("WWW-Authenticate", ae.challenge())

@@ -105,8 +105,12 @@ func (s *Server) operation(c echo.Context, typ, id, name string) error {
 			return err
 		}
 	}
+	method := c.Request().Method
+	if method == http.MethodHead {
+		method = http.MethodGet // answered without the body
+	}
 	ctx := c.Request().Context()
-	if err := s.allowOperation(ctx, op, typ, id, c.Request().Method); err != nil {
+	if err := s.allowOperation(ctx, op, typ, id, method); err != nil {
 		return err
 	}
 	if !op.ReadOnly {
@@ -114,10 +118,12 @@ func (s *Server) operation(c echo.Context, typ, id, name string) error {
 		// write anyway, its writes are checked.
 		ctx = s.onBehalf(ctx, op, typ)
 	}
-	req := &OperationRequest{Name: op.Name, Type: typ, ID: id, Method: c.Request().Method, Query: c.QueryParams()}
-	// An operation without input parameters may be POSTed with no body.
-	if req.Method == http.MethodPost && (c.Request().ContentLength != 0 || c.Request().Header.Get(echo.HeaderContentType) != "") {
-		body, err := s.readBody(c)
+	req := &OperationRequest{Name: op.Name, Type: typ, ID: id, Method: method, Query: c.QueryParams()}
+	// An operation without input parameters may be POSTed with no body,
+	// with or without a Content-Type: the operation says whether it needs
+	// one.
+	if req.Method == http.MethodPost {
+		body, err := s.readOptionalBody(c)
 		if err != nil {
 			return err
 		}

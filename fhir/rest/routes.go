@@ -4,9 +4,13 @@ import (
 	"context"
 	"net/http"
 	"regexp"
+	"slices"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/fhirbill/fhirbill/fhir/resource"
 )
 
 // routes registers every endpoint in one place. prefix is the path of the
@@ -28,46 +32,122 @@ func (s *Server) routes(prefix string) *echo.Echo {
 
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
 	e.GET("/readyz", s.handleReady)
+	// fhir/smart mounts its documents here when authorization is on.
+	e.Any(prefix+"/.well-known/*", s.handleWellKnown)
 
-	g := e.Group(prefix, s.negotiate, s.authorize)
-	g.GET("/metadata", s.handleCapabilities)
-	g.HEAD("/metadata", s.handleCapabilities)
-	g.HEAD("/:type/:id", s.handleRead)
-	g.POST("", s.handleBundle)
-	g.POST("/", s.handleBundle)
-	g.GET("/:type", s.handleSearch)
-	g.POST("/:type", s.handleCreate)
-	g.PUT("/:type", s.handleConditionalUpdate)
-	g.DELETE("/:type", s.handleConditionalDelete)
-	g.POST("/:type/_search", s.handleSearchPost)
-	g.GET("/:type/_history", s.handleTypeHistory)
-	g.GET("/:type/:id", s.handleRead)
-	g.POST("/:type/:id", s.handleTypeOperation)
-	g.PUT("/:type/:id", s.handleUpdate)
-	g.DELETE("/:type/:id", s.handleDelete)
-	g.GET("/:type/:id/_history", s.handleInstanceHistory)
-	g.GET("/:type/:id/_history/:vid", s.handleVRead)
-	g.PATCH("/:type", notAllowed)
-	g.PATCH("/:type/:id", notAllowed)
-	g.PUT("", notAllowed)
-	g.DELETE("", notAllowed)
-	g.PUT("/", notAllowed)
-	g.DELETE("/", notAllowed)
-	g.POST("/metadata", notAllowed)
-	g.GET("/:type/_search", s.handleSearchGet)
-	g.PUT("/:type/_search", notAllowed)
-	g.DELETE("/:type/_search", notAllowed)
-	g.PUT("/:type/_history", notAllowed)
-	g.DELETE("/:type/_history", notAllowed)
-	g.PUT("/:type/:id/_history", notAllowed)
-	g.DELETE("/:type/:id/_history", notAllowed)
-	g.POST("/:type/:id/_history", notAllowed)
-	g.PUT("/:type/:id/_history/:vid", notAllowed)
-	g.DELETE("/:type/:id/_history/:vid", notAllowed)
-	g.POST("/:type/:id/_history/:vid", notAllowed)
-	g.GET("/:type/:id/:op", s.handleInstanceOperation)
-	g.POST("/:type/:id/:op", s.handleInstanceOperation)
+	r := &routeTable{g: e.Group(prefix, s.limitBody, s.negotiate, s.authorize), prefix: prefix}
+	r.get("/metadata", s.handleCapabilities)
+	r.add(http.MethodPost, "", s.handleBundle)
+	r.add(http.MethodPost, "/", s.handleBundle)
+	r.get("/:type", s.handleSearch)
+	r.add(http.MethodPost, "/:type", s.handleCreate)
+	r.add(http.MethodPut, "/:type", s.handleConditionalUpdate)
+	r.add(http.MethodDelete, "/:type", s.handleConditionalDelete)
+	r.get("/:type/_search", s.handleSearchGet)
+	r.add(http.MethodPost, "/:type/_search", s.handleSearchPost)
+	r.get("/:type/_history", s.handleTypeHistory)
+	r.get("/:type/:id", s.handleRead)
+	r.add(http.MethodPost, "/:type/:id", s.handleTypeOperation) // [type]/$op only
+	r.add(http.MethodPut, "/:type/:id", s.handleUpdate)
+	r.add(http.MethodDelete, "/:type/:id", s.handleDelete)
+	r.get("/:type/:id/_history", s.handleInstanceHistory)
+	r.get("/:type/:id/_history/:vid", s.handleVRead)
+	r.get("/:type/:id/:op", s.handleInstanceOperation)
+	r.add(http.MethodPost, "/:type/:id/:op", s.handleInstanceOperation)
+	s.allowed = r.finish()
 	return e
+}
+
+// routeTable registers the routes of the API and answers every other
+// method on their paths with 405 and the methods they take (RFC 9110
+// §15.5.6), PATCH among them (not supported; see the README). Echo's
+// router would answer some of those 404, or route them to a parameter
+// route (PUT /Patient/_history to an update of the id "_history").
+type routeTable struct {
+	g       *echo.Group
+	prefix  string
+	methods map[string][]string // path → methods served
+	order   []string            // paths, as registered
+}
+
+// methodsNotServed are the methods a path answers with 405 when it does
+// not serve them; OPTIONS is answered with the Allow header.
+var methodsNotServed = []string{
+	http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+	http.MethodDelete, http.MethodPatch, http.MethodTrace,
+}
+
+func (r *routeTable) add(method, path string, h echo.HandlerFunc) {
+	if r.methods == nil {
+		r.methods = make(map[string][]string)
+	}
+	if _, ok := r.methods[path]; !ok {
+		r.order = append(r.order, path)
+	}
+	r.methods[path] = append(r.methods[path], method)
+	r.g.Add(method, path, h)
+}
+
+// get serves GET and HEAD, which is GET without the body (RFC 9110
+// §9.3.2; writeJSON and handleError leave it out).
+func (r *routeTable) get(path string, h echo.HandlerFunc) {
+	r.add(http.MethodGet, path, h)
+	r.add(http.MethodHead, path, h)
+}
+
+// finish registers the 405s and returns each full route path's Allow
+// value.
+func (r *routeTable) finish() map[string][]string {
+	allowed := make(map[string][]string, len(r.order))
+	for _, path := range r.order {
+		served := r.methods[path]
+		for _, m := range methodsNotServed {
+			if !slices.Contains(served, m) {
+				r.g.Add(m, path, notAllowed)
+			}
+		}
+		sorted := slices.Clone(served)
+		slices.Sort(sorted)
+		allowed[r.prefix+path] = sorted
+		allow := strings.Join(append(slices.Clone(sorted), http.MethodOptions), ", ")
+		r.g.Add(http.MethodOptions, path, func(c echo.Context) error {
+			c.Response().Header().Set(echo.HeaderAllow, allow)
+			return c.NoContent(http.StatusNoContent)
+		})
+	}
+	return allowed
+}
+
+// allowHeader is the Allow value of a 405 on the route of c: the methods
+// the route serves and OPTIONS, less the one refused, and less POST on
+// [type]/[id] unless the id is an operation ($name), the only POST served
+// there.
+func (s *Server) allowHeader(c echo.Context) string {
+	path, refused := c.Path(), c.Request().Method
+	var out []string
+	for _, m := range s.allowed[path] {
+		if m == refused || m == http.MethodPost && path == s.prefix+"/:type/:id" &&
+			!strings.HasPrefix(c.Param("id"), "$") {
+			continue
+		}
+		out = append(out, m)
+	}
+	if len(out) > 0 {
+		out = append(out, http.MethodOptions)
+	}
+	return strings.Join(out, ", ")
+}
+
+// handleWellKnown answers the paths under [base]/.well-known that nothing
+// mounted: with authorization off there is no SMART configuration, and
+// the path is not a resource type.
+func (s *Server) handleWellKnown(c echo.Context) error {
+	if s.auth == nil {
+		return resource.Errorf(http.StatusNotFound, resource.IssueNotFound, "",
+			"authorization is off on this server (serve --auth=off): it publishes no SMART configuration "+
+				"and takes no tokens")
+	}
+	return resource.Errorf(http.StatusNotFound, resource.IssueNotFound, "", "no such document under .well-known")
 }
 
 func (s *Server) handleReady(c echo.Context) error {

@@ -169,15 +169,20 @@ func (s *Server) searchBundle(ctx context.Context, typ string, params url.Values
 }
 
 // pageURL is the search URL of the page at offset: the parameters that
-// were applied (ignored ones dropped, so the link states what was done),
+// were applied (ignored ones dropped, so the link states what was done,
+// https://hl7.org/fhir/R4/search.html#selflink; _summary=text is one),
 // in a stable order, with _count and _offset.
 func (s *Server) pageURL(typ string, params url.Values, q *search.Query, offset int) string {
+	ignored := make(map[string]bool, len(q.Ignored))
+	for _, name := range q.Ignored {
+		ignored[name] = true
+	}
 	keep := url.Values{}
 	for k, vs := range params {
 		code, _, _ := strings.Cut(k, ":")
 		applied := k == "_total" || k == "_summary" || k == "_include" || k == "_revinclude" ||
 			s.reg.Lookup(typ, code) != nil
-		if !applied {
+		if !applied || ignored[k] {
 			continue
 		}
 		keep[k] = append([]string(nil), vs...)

@@ -35,6 +35,9 @@ type Config struct {
 	Base string
 	// MaxBody is the largest request body accepted, in bytes (default 16 MiB).
 	MaxBody int64
+	// MaxEntries is the most entries a batch or transaction Bundle may
+	// hold (default [DefaultMaxEntries]).
+	MaxEntries int
 	// Logger receives request and fault logs; never resource content.
 	Logger *slog.Logger
 	// Now is the clock; time.Now when nil.
@@ -53,12 +56,20 @@ type Config struct {
 	OnCommit CommitHook
 }
 
+// DefaultMaxEntries is the most entries of a batch or transaction when
+// [Config.MaxEntries] is 0. A transaction's writes are stored as one group
+// within the store's time bound for groups (a minute), and undone within
+// its bound for rollbacks; a thousand entries take a few seconds on the
+// embedded store, tens of thousands took longer than both.
+const DefaultMaxEntries = 1000
+
 // Server is the FHIR REST API.
 type Server struct {
 	store   Store
 	reg     *search.Registry
 	base    string // without trailing slash
 	maxBody int64
+	maxEnts int
 	logger  *slog.Logger
 	now     func() time.Time
 	version string
@@ -66,7 +77,8 @@ type Server struct {
 	ops     map[string]*Operation
 	checks  map[string]WriteCheck
 	echo    *echo.Echo
-	prefix  string // path of the base URL
+	prefix  string              // path of the base URL
+	allowed map[string][]string // route path → the methods it serves, for Allow
 	auth    Authorizer
 	secJSON []byte
 
@@ -84,6 +96,7 @@ func New(st Store, reg *search.Registry, cfg Config) (*Server, error) {
 		reg:     reg,
 		base:    strings.TrimSuffix(cfg.Base, "/"),
 		maxBody: cfg.MaxBody,
+		maxEnts: cfg.MaxEntries,
 		logger:  cfg.Logger,
 		now:     cfg.Now,
 		version: cfg.Version,
@@ -92,6 +105,9 @@ func New(st Store, reg *search.Registry, cfg Config) (*Server, error) {
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = 16 << 20
+	}
+	if s.maxEnts <= 0 {
+		s.maxEnts = DefaultMaxEntries
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)

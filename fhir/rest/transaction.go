@@ -3,13 +3,14 @@ package rest
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/fhirbill/fhirbill/fhir/resource"
+	"github.com/fhirbill/fhirbill/fhir/search"
 	"github.com/fhirbill/fhirbill/fhir/store"
 )
 
@@ -26,17 +27,29 @@ func (s *Server) transaction(ctx context.Context, entries []inEntry, minimal boo
 
 	// Resolve the ids first: those the server assigns, and those conditional
 	// creates and updates find, so references between entries can be
-	// rewritten before anything is validated.
+	// rewritten before anything is validated. Conditional creates with the
+	// same condition that match nothing stored make one resource: the
+	// later ones answer with the first's (sameAs).
 	ids := make([]string, len(entries))
+	sameAs := make(map[int]int)
+	conds := make(map[string]int) // a conditional create's condition → its entry
 	for i, e := range entries {
 		t, err := s.parseTarget(e.Request.URL)
 		if err != nil {
 			return nil, entryError(i, err)
 		}
 		targets[i] = t
-		id, err := s.resolveID(ctx, e, t)
+		id, created, err := s.resolveID(ctx, e, t)
 		if err != nil {
 			return nil, entryError(i, err)
+		}
+		if created && e.Request.IfNoneExist != "" {
+			key := conditionKey(t.typ, e.Request.IfNoneExist)
+			if j, ok := conds[key]; ok {
+				id, sameAs[i] = ids[j], j
+			} else {
+				conds[key] = i
+			}
 		}
 		ids[i] = id
 		if id != "" && e.FullURL != "" {
@@ -46,21 +59,20 @@ func (s *Server) transaction(ctx context.Context, entries []inEntry, minimal boo
 
 	// Plan every write, in the order the spec gives: DELETE, POST, PUT.
 	seen := make(map[string]int)
+	cache := make(map[string]string) // conditional reference → Type/id
 	var writes []store.Write
 	for _, method := range []string{http.MethodDelete, http.MethodPost, http.MethodPut} {
 		for i, e := range entries {
 			if e.Request.Method != method {
 				continue
 			}
-			body, err := rewriteRefs(e.Resource, refs)
+			if j, ok := sameAs[i]; ok {
+				plans[i] = &plan{status: http.StatusOK, rec: plans[j].rec}
+				continue
+			}
+			body, err := s.transactionBody(ctx, e.Resource, refs, cache)
 			if err != nil {
 				return nil, entryError(i, err)
-			}
-			if bytes.Contains(body, []byte(`"urn:uuid:`)) || bytes.Contains(body, []byte(`"urn:oid:`)) {
-				if ref := danglingURN(body); ref != "" {
-					return nil, entryError(i, badRequest("resource",
-						"a reference names a urn that is not the fullUrl of any entry of the transaction"))
-				}
 			}
 			p, err := s.planTransactionEntry(ctx, e, targets[i], ids[i], body)
 			if err != nil {
@@ -77,6 +89,9 @@ func (s *Server) transaction(ctx context.Context, entries []inEntry, minimal boo
 			seen[key] = i
 			writes = append(writes, *p.write)
 		}
+	}
+	if err := s.checkConditionalCreates(entries, targets, plans); err != nil {
+		return nil, err
 	}
 
 	if err := s.store.PutAll(ctx, writes); err != nil {
@@ -111,46 +126,92 @@ func (s *Server) transaction(ctx context.Context, entries []inEntry, minimal boo
 
 // resolveID returns the id an entry will write: a new one for a create, the
 // match of a conditional create or update, the url's for an update.
-func (s *Server) resolveID(ctx context.Context, e inEntry, t target) (string, error) {
+// created reports a create that matched nothing stored.
+func (s *Server) resolveID(ctx context.Context, e inEntry, t target) (id string, created bool, err error) {
 	switch {
 	case e.Request.Method == http.MethodPost && !t.cond && t.id == "":
 		if e.Request.IfNoneExist != "" {
 			matches, err := s.matchOne(ctx, t.typ, strings.TrimPrefix(e.Request.IfNoneExist, t.typ+"?"), InteractionCreate, "ifNoneExist")
 			if err != nil {
-				return "", err
+				return "", false, err
 			}
 			switch len(matches) {
 			case 0:
 			case 1:
-				return matches[0].ID, nil
+				return matches[0].ID, false, nil
 			default:
-				return "", preconditionFailed("ifNoneExist matches more than one resource")
+				return "", false, preconditionFailed("ifNoneExist matches more than one resource")
 			}
 		}
-		return newID(), nil
+		return newID(), true, nil
 	case e.Request.Method == http.MethodPut && t.cond:
 		matches, err := s.matchOne(ctx, t.typ, t.query, InteractionUpdate, "the conditional update")
 		if err != nil {
-			return "", err
+			return "", false, err
 		}
 		switch len(matches) {
 		case 0:
 			id, err := idInBody(e.Resource)
 			if err != nil {
-				return "", err
+				return "", false, err
 			}
 			if id != "" {
-				return id, nil
+				return id, false, nil
 			}
-			return newID(), nil
+			return newID(), false, nil
 		case 1:
-			return matches[0].ID, nil
+			return matches[0].ID, false, nil
 		}
-		return "", preconditionFailed("the conditional update matches more than one resource")
+		return "", false, preconditionFailed("the conditional update matches more than one resource")
 	case e.Request.Method == http.MethodPut:
-		return t.id, nil
+		return t.id, false, nil
 	}
-	return "", nil
+	return "", false, nil
+}
+
+// conditionKey is the condition of a conditional create in a canonical
+// form: the same search written twice gives the same key.
+func conditionKey(typ, ifNoneExist string) string {
+	q := ifNoneExist
+	if _, after, ok := strings.Cut(q, "?"); ok {
+		q = after
+	}
+	if vals, err := url.ParseQuery(q); err == nil {
+		q = vals.Encode()
+	}
+	return typ + "?" + q
+}
+
+// checkConditionalCreates fails a transaction in which a conditional
+// create makes a resource that the condition of another would also match,
+// or whose condition another entry's resource meets: after the
+// transaction the condition would match two resources, which a
+// conditional create exists to prevent. Clauses the search values cannot
+// decide (dates) are not compared.
+func (s *Server) checkConditionalCreates(entries []inEntry, targets []target, plans []*plan) error {
+	for i, e := range entries {
+		if e.Request.Method != http.MethodPost || e.Request.IfNoneExist == "" || plans[i].write == nil {
+			continue
+		}
+		typ := targets[i].typ
+		q, err := s.conditionQuery(typ, e.Request.IfNoneExist, "ifNoneExist")
+		if err != nil {
+			return entryError(i, err)
+		}
+		f := search.Filter{q.Clauses}
+		for j, p := range plans {
+			if j == i || p == nil || p.write == nil {
+				continue
+			}
+			rec := p.write.Record
+			if rec.Type == typ && !rec.Deleted && f.Match(rec.ID, rec.Index) {
+				return entryError(i, resource.Errorf(http.StatusPreconditionFailed, resource.IssueMultipleMatch,
+					"", "the ifNoneExist condition also matches the %s entry %d writes: after the transaction "+
+						"it would match two", typ, j))
+			}
+		}
+	}
+	return nil
 }
 
 // planTransactionEntry plans one write of a transaction with its resolved id.
@@ -182,123 +243,14 @@ func (s *Server) planTransactionEntry(ctx context.Context, e inEntry, t target, 
 				body = withID(body, id)
 			}
 		}
-		return s.planUpdate(ctx, t.typ, id, body, e.Request.IfMatch, !t.cond)
+		p, err := s.planUpdate(ctx, t.typ, id, body, e.Request.IfMatch, !t.cond)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkIfNoneMatch(e.Request.IfNoneMatch, p); err != nil {
+			return nil, err
+		}
+		return p, nil
 	}
 	return s.planEntry(ctx, e, t)
-}
-
-// addRef maps a fullUrl to the local reference it now stands for. An
-// absolute fullUrl also maps its relative Type/id form.
-func addRef(refs map[string]string, fullURL, local string) {
-	refs[fullURL] = local
-	if strings.HasPrefix(fullURL, "urn:") {
-		return
-	}
-	parts := strings.Split(strings.TrimSuffix(fullURL, "/"), "/")
-	if len(parts) >= 2 {
-		refs[parts[len(parts)-2]+"/"+parts[len(parts)-1]] = local
-	}
-}
-
-// rewriteRefs replaces every Reference.reference that names a fullUrl of
-// the Bundle with the id assigned to it. Numbers keep their digits
-// (json.Number).
-func rewriteRefs(body []byte, refs map[string]string) ([]byte, error) {
-	if len(refs) == 0 || len(body) == 0 {
-		return body, nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, badRequest("resource", "the resource is not valid JSON")
-	}
-	if !replaceRefs(v, refs) {
-		return body, nil
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, fmt.Errorf("re-encode resource: %w", err)
-	}
-	return buf.Bytes(), nil
-}
-
-func replaceRefs(v any, refs map[string]string) bool {
-	changed := false
-	switch x := v.(type) {
-	case map[string]any:
-		for k, val := range x {
-			if s, ok := val.(string); ok && k == "reference" {
-				if local, ok := refs[s]; ok {
-					x[k] = local
-					changed = true
-				}
-				continue
-			}
-			if replaceRefs(val, refs) {
-				changed = true
-			}
-		}
-	case []any:
-		for _, val := range x {
-			if replaceRefs(val, refs) {
-				changed = true
-			}
-		}
-	}
-	return changed
-}
-
-// danglingURN returns a reference.reference that is still a urn after the
-// rewrite: it names no entry of the transaction.
-func danglingURN(body []byte) string {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var v any
-	if dec.Decode(&v) != nil {
-		return ""
-	}
-	var find func(any) string
-	find = func(v any) string {
-		switch x := v.(type) {
-		case map[string]any:
-			for k, val := range x {
-				if s, ok := val.(string); ok && k == "reference" &&
-					(strings.HasPrefix(s, "urn:uuid:") || strings.HasPrefix(s, "urn:oid:")) {
-					return s
-				}
-				if r := find(val); r != "" {
-					return r
-				}
-			}
-		case []any:
-			for _, val := range x {
-				if r := find(val); r != "" {
-					return r
-				}
-			}
-		}
-		return ""
-	}
-	return find(v)
-}
-
-// withID sets the id of a resource body (a conditional update without one).
-func withID(body []byte, id string) []byte {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
-		return body
-	}
-	m["id"] = id
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(m); err != nil {
-		return body
-	}
-	return buf.Bytes()
 }

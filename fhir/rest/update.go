@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -30,12 +31,8 @@ func (s *Server) handleUpdate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if c.Request().Header.Get("If-None-Match") == "*" {
-		// Create only (RFC 9110 §13.1.2): the resource must not exist.
-		if p.write == nil || (p.write.Prev != 0 && p.status != http.StatusCreated) {
-			return preconditionFailed("If-None-Match: * and the resource exists")
-		}
-		p.ifMatch = true // a racing create is a 412 too, not a retry
+	if err := checkIfNoneMatch(c.Request().Header.Get("If-None-Match"), p); err != nil {
+		return err
 	}
 	if p, err = s.commit(ctx, p); err != nil {
 		return err
@@ -57,6 +54,9 @@ func (s *Server) handleConditionalUpdate(c echo.Context) error {
 	ctx := c.Request().Context()
 	p, err := s.planConditionalUpdate(ctx, typ, c.QueryString(), body, c.Request().Header.Get("If-Match"))
 	if err != nil {
+		return err
+	}
+	if err := checkIfNoneMatch(c.Request().Header.Get("If-None-Match"), p); err != nil {
 		return err
 	}
 	if p, err = s.commit(ctx, p); err != nil {
@@ -160,6 +160,32 @@ func (s *Server) planUpdate(ctx context.Context, typ, id string, body []byte, if
 	p := &plan{write: &store.Write{Record: rec, Prev: prev}, status: status, rec: rec, ifMatch: ifMatch != ""}
 	p.retry = func(ctx context.Context) (*plan, error) { return s.planUpdate(ctx, typ, id, body, "", requireID) }
 	return p, nil
+}
+
+// checkIfNoneMatch applies If-None-Match to a planned update or delete
+// (RFC 9110 §13.1.2): the condition fails, a 412, when the header is *
+// and the resource exists, or names its current version (weak
+// comparison). A write under the header is then not retried after losing
+// a race: the version it was checked against is gone, so it is a 412 too.
+func checkIfNoneMatch(h string, p *plan) error {
+	if h == "" {
+		return nil
+	}
+	version, exists := p.current()
+	for _, tag := range strings.Split(h, ",") {
+		tag = strings.TrimSpace(tag)
+		if !exists {
+			break
+		}
+		if tag == "*" {
+			return preconditionFailed("If-None-Match: * and the resource exists")
+		}
+		if v, ok := parseETag(tag); ok && v == version {
+			return preconditionFailed("If-None-Match names the current version, %d", version)
+		}
+	}
+	p.ifMatch = true
+	return nil
 }
 
 // idInBody reads the id of a resource body without a full parse; the full

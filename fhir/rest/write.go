@@ -37,6 +37,18 @@ type plan struct {
 	retry func(ctx context.Context) (*plan, error)
 }
 
+// current returns the version a planned write replaces, and whether a
+// current (not deleted) version exists.
+func (p *plan) current() (int64, bool) {
+	switch {
+	case p.write == nil && p.rec != nil && !p.rec.Deleted:
+		return p.rec.Version, true // unchanged, or a conditional create's match
+	case p.write == nil, p.status == http.StatusCreated:
+		return 0, false
+	}
+	return p.write.Prev, true
+}
+
 // location is the versioned URL of the record, for the Location header.
 func (s *Server) location(rec *store.Record) string {
 	return fmt.Sprintf("%s/%s/%s/_history/%d", s.base, rec.Type, rec.ID, rec.Version)
@@ -59,6 +71,15 @@ func checkID(id string) error {
 	return nil
 }
 
+// withArticle puts "a" or "an" before a resource type name, as it is
+// read: an Invoice, a Patient.
+func withArticle(typ string) string {
+	if typ != "" && strings.ContainsRune("AEIOU", rune(typ[0])) {
+		return "an " + typ
+	}
+	return "a " + typ
+}
+
 func truncate(s string, n int) string {
 	if len(s) > n {
 		return s[:n] + "..."
@@ -74,7 +95,8 @@ func (s *Server) buildRecord(typ, id string, body []byte, version int64, now tim
 		return nil, nil, err
 	}
 	if r.Type() != typ {
-		return nil, nil, badRequest("resourceType", "the body holds a %s; this endpoint takes a %s", r.Type(), typ)
+		return nil, nil, badRequest("resourceType", "the body holds %s; this endpoint takes %s",
+			withArticle(r.Type()), withArticle(typ))
 	}
 	r.SetID(id)
 	r.Stamp(version, now)
@@ -100,13 +122,21 @@ func unchanged(r *resource.Resource, cur *store.Record) bool {
 	return err == nil && bytes.Equal(b, cur.Body)
 }
 
-// maxRetries bounds how often a write without If-Match is planned again
-// after losing a race; the backoff doubles each time (about 0.3 s in all).
-const maxRetries = 6
+// retryFor bounds how long a write without If-Match is planned again after
+// losing races; each pause is random, up to maxBackoff, so that racing
+// writers spread out. Twenty writers of one resource at once take well
+// under a second on the embedded store; a write that still loses after
+// retryFor is a 409.
+const (
+	retryFor   = 10 * time.Second
+	maxBackoff = 100 * time.Millisecond
+)
 
-// commit stores a planned write. A conflict is retried a few times when
-// the client did not name a version; with If-Match it is a 412.
+// commit stores a planned write. A conflict is retried, planned again on
+// the version that won, for up to retryFor when the client did not name a
+// version; with If-Match (or If-None-Match) it is a 412.
 func (s *Server) commit(ctx context.Context, p *plan) (*plan, error) {
+	deadline := time.Now().Add(retryFor)
 	for attempt := 0; ; attempt++ {
 		if p.write == nil {
 			return p, nil
@@ -120,14 +150,15 @@ func (s *Server) commit(ctx context.Context, p *plan) (*plan, error) {
 			return nil, err
 		}
 		if p.ifMatch {
-			return nil, preconditionFailed("the version in If-Match is no longer the current one")
+			return nil, preconditionFailed("the resource was changed by another request after the " +
+				"precondition (If-Match or If-None-Match) was checked")
 		}
-		if p.retry == nil || attempt == maxRetries {
+		if p.retry == nil || time.Now().After(deadline) {
 			return nil, err
 		}
-		// Back off a little, at random, so that racing writers spread out.
+		pause := min(time.Duration(1+mrand.IntN(5<<min(attempt, 10)))*time.Millisecond, maxBackoff)
 		select {
-		case <-time.After(time.Duration(1+mrand.IntN(5<<attempt)) * time.Millisecond):
+		case <-time.After(pause):
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
@@ -186,6 +217,21 @@ func (s *Server) matched(ctx context.Context, rec *store.Record) (*plan, error) 
 // always handled strictly: an ignored parameter would widen the match.
 // The search sees only what the caller may do in on.
 func (s *Server) matchOne(ctx context.Context, typ, query string, in Interaction, header string) ([]*store.Record, error) {
+	q, err := s.conditionQuery(typ, query, header)
+	if err != nil {
+		return nil, err
+	}
+	q.Offset, q.Count, q.SummaryCount = 0, 2, false
+	if q.Filters, err = s.allow(ctx, typ, in); err != nil {
+		return nil, err
+	}
+	recs, _, err := s.store.Search(ctx, q)
+	return recs, err
+}
+
+// conditionQuery parses the search of a conditional interaction (named
+// header in errors), strictly, and refuses one that selects nothing.
+func (s *Server) conditionQuery(typ, query, header string) (*search.Query, error) {
 	// If-None-Exist may carry a whole search URL; only its query counts.
 	if _, q, ok := strings.Cut(query, "?"); ok {
 		query = q
@@ -206,12 +252,7 @@ func (s *Server) matchOne(ctx context.Context, typ, query string, in Interaction
 		// every resource of the type.
 		return nil, badRequest("", "%s needs at least one search parameter that selects resources", header)
 	}
-	q.Offset, q.Count, q.SummaryCount = 0, 2, false
-	if q.Filters, err = s.allow(ctx, typ, in); err != nil {
-		return nil, err
-	}
-	recs, _, err := s.store.Search(ctx, q)
-	return recs, err
+	return q, nil
 }
 
 // withoutFormat drops the result parameters _format and _pretty from a

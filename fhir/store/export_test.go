@@ -2,9 +2,11 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -188,3 +190,29 @@ func (s *Store) IndexNames(ctx context.Context, coll string) ([]string, error) {
 	slices.Sort(names)
 	return names, nil
 }
+
+// FailRollbacks makes the next n rollback attempts of groups fail, as a
+// store that stops answering mid-rollback would.
+func (s *Store) FailRollbacks(n int) {
+	var left atomic.Int64
+	left.Store(int64(n))
+	s.bg.mu.Lock()
+	s.bg.fault = func() error {
+		if left.Add(-1) >= 0 {
+			return errors.New("injected rollback failure")
+		}
+		return nil
+	}
+	s.bg.mu.Unlock()
+}
+
+// SetSweepInterval sets how often stores opened afterwards look for
+// abandoned groups, and returns a function restoring it.
+func SetSweepInterval(d time.Duration) (restore func()) {
+	old := sweepInterval
+	sweepInterval = d
+	return func() { sweepInterval = old }
+}
+
+// SweepAge is how old an abandoned group must be before the sweep takes it.
+const SweepAge = sweepAge

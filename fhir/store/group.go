@@ -76,7 +76,12 @@ import (
 // stopped. PutAll bounds a group's writes by groupTimeout and its rollback
 // by undoTimeout, well under recoverAge, so a running group is never
 // rolled back from under itself unless clocks differ by more than the
-// margin.
+// margin. A rollback that does not finish within undoTimeout is retried
+// in the background by the process that ran the group, which knows the
+// group stopped writing; a journal nobody retries (its process stopped)
+// is found by the sweep every sweepInterval, or by the next writer to
+// meet one of its versions, once older than recoverAge. Rolling a group
+// back twice at once is safe, each step being idempotent.
 
 // journalCollection holds one document per group of writes in progress.
 const journalCollection = "fhirbill_journal"
@@ -115,9 +120,10 @@ type journalWrite struct {
 // PutAll stores every write or none, in order, without multi-document
 // transactions (FerretDB v1 has none). It records the group in a journal,
 // puts each write as [Store.Put] does, and on the first failure undoes the
-// writes already made and returns that failure, wrapped. A group cut short
-// by a crash is rolled back by [Store.Recover], which Open runs, or by the
-// first writer that finds it abandoned.
+// writes already made and returns that failure, wrapped; an undo that
+// does not finish is retried in the background. A group cut short by a
+// crash is rolled back by [Store.Recover], which Open runs, by the
+// store's sweep, or by the first writer that finds it abandoned.
 //
 // Until the group ends, its versions are pending: other writers to the
 // same resources get a conflict, so the group can always be undone.
@@ -180,14 +186,18 @@ func (s *Store) commit(ctx, wctx context.Context, j *journal) error {
 	return fmt.Errorf("put group: %w", err)
 }
 
-// abort rolls back the first n writes of a group that failed, even when
-// ctx has ended. A rollback that fails keeps the journal, for recovery.
+// abort rolls back the first n writes of a group that failed, on a
+// context the caller's end cannot cancel, within undoTimeout. A rollback
+// that does not finish keeps the journal and is retried in the
+// background (retryRollback), so that the group's versions do not stay
+// readable until a restart.
 func (s *Store) abort(ctx context.Context, j *journal, n int) {
 	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
 	defer cancel()
 	if err := s.rollback(uctx, j, n); err != nil {
-		s.log.ErrorContext(uctx, "group rollback failed",
-			slog.String("journal_id", j.ID), slog.Any("err", err))
+		s.log.ErrorContext(uctx, "group rollback failed, retrying in the background",
+			slog.String("journal_id", j.ID), slog.Int("writes", n), slog.Any("err", err))
+		s.retryRollback(j, n)
 	}
 }
 
@@ -198,6 +208,9 @@ func (s *Store) abort(ctx context.Context, j *journal, n int) {
 // retried. Any other error stops the rollback and keeps the journal for a
 // later attempt.
 func (s *Store) rollback(ctx context.Context, j *journal, n int) error {
+	if err := s.bg.injected(); err != nil {
+		return err
+	}
 	kept := 0
 	for i := n - 1; i >= 0; i-- {
 		w := j.Writes[i]

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -48,35 +49,33 @@ func (s *Store) journalCreated(ctx context.Context, id string) (time.Time, bool,
 // recoverAbandoned rolls back the abandoned group with journal id, once at
 // a time in this process, even when ctx has ended.
 func (s *Store) recoverAbandoned(ctx context.Context, id string) {
-	s.mu.Lock()
-	busy := s.recovering[id]
-	s.recovering[id] = true
-	s.mu.Unlock()
-	if busy {
-		return
-	}
-	defer func() {
-		s.mu.Lock()
-		delete(s.recovering, id)
-		s.mu.Unlock()
-	}()
-
 	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
 	defer cancel()
+	s.rollbackAbandoned(uctx, id)
+}
+
+// rollbackAbandoned rolls back the abandoned group with journal id within
+// ctx, unless this process is already at it.
+func (s *Store) rollbackAbandoned(ctx context.Context, id string) {
+	if !s.claimRecovery(id) {
+		return
+	}
+	defer s.releaseRecovery(id)
+
 	var raw bson.Raw
-	err := s.db.Collection(journalCollection).FindOne(uctx, bson.D{{Key: "_id", Value: id}}).Decode(&raw)
+	err := s.db.Collection(journalCollection).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&raw)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return
 	}
 	if err == nil {
-		err = s.recoverJournal(uctx, raw)
+		err = s.recoverJournal(ctx, raw)
 	}
 	if err != nil {
-		s.log.ErrorContext(uctx, "abandoned group rollback failed",
+		s.log.ErrorContext(ctx, "abandoned group rollback failed",
 			slog.String("journal_id", id), slog.Any("err", err))
 		return
 	}
-	s.log.WarnContext(uctx, "abandoned group rolled back", slog.String("journal_id", id))
+	s.log.WarnContext(ctx, "abandoned group rolled back", slog.String("journal_id", id))
 }
 
 // Recover rolls back every group of writes whose journal is older than
@@ -159,4 +158,191 @@ func (s *Store) setAside(ctx context.Context, id string, kept int) error {
 	s.log.ErrorContext(ctx, "group journal set aside",
 		slog.String("journal_id", id), slog.Int("writes_kept", kept))
 	return nil
+}
+
+// Background rollbacks: a group's own retries, and the sweep of groups
+// whose process stopped.
+
+const (
+	// sweepAge is how old a journal must be before the sweep rolls it back.
+	sweepAge = recoverAge
+	// rollbackAttempts bounds the background retries of one group's
+	// rollback; the sweep takes over after them.
+	rollbackAttempts = 8
+)
+
+// sweepInterval is how often the store looks for abandoned groups. A
+// variable so that tests can shorten it before Open.
+var sweepInterval = time.Minute
+
+// background runs the store's rollbacks that outlive a request: Close
+// stops them and waits for them.
+type background struct {
+	mu     sync.Mutex
+	closed bool
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	// fault, set by tests only, fails rollback attempts while it returns
+	// an error.
+	fault func() error
+}
+
+// start reports whether a background task may start, and counts it.
+func (b *background) start() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed || b.ctx == nil {
+		return false
+	}
+	b.wg.Add(1)
+	return true
+}
+
+// injected returns the error a test injects into a rollback, if any.
+func (b *background) injected() error {
+	b.mu.Lock()
+	f := b.fault
+	b.mu.Unlock()
+	if f == nil {
+		return nil
+	}
+	return f()
+}
+
+// startBackground starts the sweep of abandoned groups. Open calls it.
+func (s *Store) startBackground() {
+	b := &s.bg
+	b.mu.Lock()
+	b.ctx, b.cancel = context.WithCancel(context.Background())
+	b.mu.Unlock()
+	if !b.start() {
+		return
+	}
+	go func() {
+		defer b.wg.Done()
+		t := time.NewTicker(sweepInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-b.ctx.Done():
+				return
+			case <-t.C:
+				s.sweep(b.ctx)
+			}
+		}
+	}()
+}
+
+// stopBackground ends the background rollbacks and waits for them; a
+// rollback cut short keeps its journal, for the next start. Close calls
+// it.
+func (s *Store) stopBackground() {
+	b := &s.bg
+	b.mu.Lock()
+	b.closed = true
+	cancel := b.cancel
+	b.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	b.wg.Wait()
+}
+
+// sweep rolls back the groups whose journal is older than sweepAge: their
+// process stopped without finishing or undoing them, and no writer has met
+// their versions since. Readers would otherwise see those versions until
+// the next start.
+func (s *Store) sweep(ctx context.Context) {
+	cutoff := time.Now().Add(-sweepAge).UTC()
+	cur, err := s.db.Collection(journalCollection).Find(ctx,
+		bson.D{{Key: "created", Value: bson.D{{Key: "$lt", Value: cutoff}}}},
+		options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.WarnContext(ctx, "sweep of abandoned groups failed", slog.Any("err", err))
+		}
+		return
+	}
+	var ids []struct {
+		ID string `bson:"_id"`
+	}
+	if err := cur.All(ctx, &ids); err != nil {
+		if ctx.Err() == nil {
+			s.log.WarnContext(ctx, "sweep of abandoned groups failed", slog.Any("err", err))
+		}
+		return
+	}
+	for _, j := range ids {
+		if ctx.Err() != nil {
+			return
+		}
+		jctx, cancel := context.WithTimeout(ctx, undoTimeout)
+		s.rollbackAbandoned(jctx, j.ID)
+		cancel()
+	}
+}
+
+// retryRollback rolls back the first n writes of group j in the
+// background, again and again with a growing pause, until it succeeds,
+// the store closes or rollbackAttempts have failed (the sweep then takes
+// over). The process that ran the group retries at once: it knows the
+// group stopped writing, where another must wait for recoverAge.
+func (s *Store) retryRollback(j *journal, n int) {
+	b := &s.bg
+	if !b.start() {
+		return
+	}
+	go func() {
+		defer b.wg.Done()
+		if !s.claimRecovery(j.ID) {
+			return
+		}
+		defer s.releaseRecovery(j.ID)
+
+		delay := time.Second
+		for attempt := 1; attempt <= rollbackAttempts; attempt++ {
+			select {
+			case <-b.ctx.Done():
+				return
+			case <-time.After(delay):
+			}
+			ctx, cancel := context.WithTimeout(b.ctx, undoTimeout)
+			err := s.rollback(ctx, j, n)
+			cancel()
+			if err == nil {
+				s.log.WarnContext(b.ctx, "group rolled back in the background",
+					slog.String("journal_id", j.ID), slog.Int("attempt", attempt))
+				return
+			}
+			if b.ctx.Err() != nil {
+				return
+			}
+			s.log.ErrorContext(b.ctx, "group rollback failed",
+				slog.String("journal_id", j.ID), slog.Int("attempt", attempt), slog.Any("err", err))
+			delay = min(2*delay, time.Minute)
+		}
+		s.log.ErrorContext(b.ctx, "group rollback given up; the sweep will retry it",
+			slog.String("journal_id", j.ID))
+	}()
+}
+
+// claimRecovery marks journal id as being rolled back by this process;
+// false when it already is.
+func (s *Store) claimRecovery(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.recovering[id] {
+		return false
+	}
+	s.recovering[id] = true
+	return true
+}
+
+// releaseRecovery ends what claimRecovery began.
+func (s *Store) releaseRecovery(id string) {
+	s.mu.Lock()
+	delete(s.recovering, id)
+	s.mu.Unlock()
 }

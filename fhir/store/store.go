@@ -73,6 +73,8 @@ type Store struct {
 	locks [64]sync.Mutex
 
 	recovering map[string]bool // journals being rolled back as abandoned, under mu
+
+	bg background // rollbacks that outlive a request (journal.go)
 }
 
 // Open connects to the database cfg names, starting an embedded FerretDB
@@ -80,7 +82,10 @@ type Store struct {
 // were left unfinished (see [Store.PutAll]): on MongoDB those older than
 // two minutes, on the embedded store, which one process uses at a time,
 // all of them. A failure to roll back is logged, never fatal: the groups
-// concerned stay pending for a later attempt.
+// concerned stay pending for a later attempt. While open, the store
+// sweeps every minute for groups left unfinished for two minutes, and
+// retries in the background the rollbacks of its own groups that did not
+// finish (journal.go); Close stops both.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.Database == "" {
 		cfg.Database = DefaultDatabase
@@ -130,6 +135,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		log.ErrorContext(ctx, "recover groups failed", slog.Any("err", err))
 	}
+	s.startBackground()
 
 	log.InfoContext(ctx, "store opened",
 		slog.Bool("embedded", s.Embedded()),
@@ -150,6 +156,7 @@ func (s *Store) Close(ctx context.Context) error {
 	s.closed = true
 	s.mu.Unlock()
 
+	s.stopBackground()
 	err := s.client.Disconnect(ctx)
 
 	s.mu.Lock()
