@@ -62,7 +62,7 @@ func (c *importPFSCmd) Run(ctx context.Context, stdout io.Writer) error {
 	logger := newLogger(stdout, c.LogLevel)
 	st, err := store.Open(ctx, c.storeConfig(logger))
 	if err != nil {
-		return fmt.Errorf("open store: %w", err)
+		return err // it says "open store: ..."
 	}
 	defer st.Close(context.Background())
 	sched, err := storePFS(ctx, st, &f)
