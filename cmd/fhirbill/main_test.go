@@ -170,3 +170,17 @@ func TestServe_DataDirLockedAgainstOtherCommands(t *testing.T) {
 		t.Errorf("report once serve stopped: %v", err)
 	}
 }
+
+// TestRun_Version: --version and the version command print the version
+// the binary was built with (main.version, set by -ldflags).
+func TestRun_Version(t *testing.T) {
+	for _, args := range [][]string{{"--version"}, {"version"}} {
+		var out bytes.Buffer
+		if err := run(context.Background(), args, &out, io.Discard); err != nil {
+			t.Errorf("%v: %v", args, err)
+		}
+		if got, want := out.String(), "fhirbill "+version+"\n"; got != want {
+			t.Errorf("%v printed %q, want %q", args, got, want)
+		}
+	}
+}
