@@ -79,8 +79,9 @@ type errExit int
 
 func (e errExit) Error() string { return fmt.Sprintf("exit %d", int(e)) }
 
-// run parses args and runs the chosen command until ctx ends. Logs go to
-// stdout as JSON; usage errors to stderr.
+// run parses args and runs the chosen command until ctx ends. serve logs
+// to stdout as JSON; the commands that print for people log to stderr,
+// where usage errors go too.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	var c cli
 	parser, err := kong.New(&c,
@@ -111,5 +112,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	}
 	kctx.BindTo(ctx, (*context.Context)(nil))
 	kctx.BindTo(stdout, (*io.Writer)(nil))
+	kctx.Bind(logOutput{stderr})
 	return kctx.Run()
 }
+
+// logOutput is stderr, where the commands whose stdout is for people
+// (sync, seed, report, import, testehr) write their JSON logs.
+type logOutput struct{ io.Writer }

@@ -42,7 +42,7 @@ type pfsFiles struct {
 func pfsBlobName(year int) string { return "pfs/" + strconv.Itoa(year) }
 
 // Run parses the files (refusing them if they do not parse) and stores them.
-func (c *importPFSCmd) Run(ctx context.Context, stdout io.Writer) error {
+func (c *importPFSCmd) Run(ctx context.Context, stdout io.Writer, logOut logOutput) error {
 	if c.Year < 1992 || c.Year > 2100 {
 		return fmt.Errorf("--year %d is not a fee schedule year", c.Year)
 	}
@@ -59,7 +59,7 @@ func (c *importPFSCmd) Run(ctx context.Context, stdout io.Writer) error {
 		*[]*string{&f.RVU, &f.GPCI, &f.Counties}[i] = string(b)
 	}
 
-	logger := newLogger(stdout, c.LogLevel)
+	logger := newLogger(logOut, c.LogLevel)
 	st, err := store.Open(ctx, c.storeConfig(logger))
 	if err != nil {
 		return err // it says "open store: ..."

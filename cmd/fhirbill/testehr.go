@@ -40,8 +40,8 @@ type testehrCmd struct {
 }
 
 // Run serves the test EHR until ctx ends.
-func (c *testehrCmd) Run(ctx context.Context, stdout io.Writer) error {
-	logger := newLogger(os.Stderr, "info")
+func (c *testehrCmd) Run(ctx context.Context, stdout io.Writer, logOut logOutput) error {
+	logger := newLogger(logOut, "info")
 	srv := ehrtest.New(logger)
 	files, n, err := srv.LoadDir(c.Bundles)
 	if err != nil {
