@@ -74,3 +74,20 @@ func TestSync_ProgressOnStdoutLogsOnStderr(t *testing.T) {
 		t.Errorf("stderr lacks the log line \"ehr sync finished\":\n%s", stderr.String())
 	}
 }
+
+// TestSelfCommand: what testehr tells a user to run names the command as
+// they ran it: go run's temporary binary as go run, a built one by its
+// path.
+func TestSelfCommand(t *testing.T) {
+	tmp := t.TempDir()
+	for _, tc := range []struct{ arg0, want string }{
+		{filepath.Join(tmp, "go-build123", "b001", "exe", "fhirbill"), "go run ./cmd/fhirbill"},
+		{"./fhirbill", "./fhirbill"},
+		{"fhirbill", "fhirbill"},
+		{"/usr/local/bin/fhirbill", "/usr/local/bin/fhirbill"},
+	} {
+		if got := selfCommand(tc.arg0, tmp); got != tc.want {
+			t.Errorf("selfCommand(%q): got %q, want %q", tc.arg0, got, tc.want)
+		}
+	}
+}
