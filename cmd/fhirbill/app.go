@@ -72,7 +72,7 @@ func startApp(ctx context.Context, cfg appConfig) (_ *app, err error) {
 	}
 
 	if a.st, err = store.Open(ctx, cfg.store); err != nil {
-		return nil, fmt.Errorf("open store: %w", err)
+		return nil, err // it says "open store: ..."
 	}
 	var params []*search.Param
 	for _, typ := range a.reg.Types() {

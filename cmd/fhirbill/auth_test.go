@@ -135,6 +135,38 @@ func TestServe_Auth(t *testing.T) {
 		}
 	})
 
+	// token and launch-token read FHIRBILL_BASE_URL as serve does: on a
+	// port other than 8080, either it or --base-url names the server, and a
+	// token command that reaches no server says so.
+	t.Run("BaseURLFromEnvironment", func(t *testing.T) {
+		t.Setenv("FHIRBILL_BASE_URL", base)
+		var out bytes.Buffer
+		if err := run(context.Background(), []string{"token", "--client-id", e2eClient, "--key-file", f.keyFile,
+			"--kid", "e2e-k1", "--scope", "system/Invoice.rs"}, &out, io.Discard); err != nil {
+			t.Fatalf("fhirbill token with FHIRBILL_BASE_URL: %v", err)
+		}
+		if status, _, _ := call(t, "GET", base+"/Invoice/inv-1", strings.TrimSpace(out.String()), ""); status != 200 {
+			t.Errorf("read with the token: got %d, want 200", status)
+		}
+		out.Reset()
+		if err := run(context.Background(), []string{"launch-token", "--auth-config", f.config, "--patient", "pa"},
+			&out, io.Discard); err != nil {
+			t.Fatalf("fhirbill launch-token with FHIRBILL_BASE_URL: %v", err)
+		}
+		if status, _, _ := call(t, "GET", base+"/Invoice/inv-pa", strings.TrimSpace(out.String()), ""); status != 200 {
+			t.Errorf("read with the launch token: got %d, want 200", status)
+		}
+
+		t.Setenv("FHIRBILL_BASE_URL", "http://"+freeAddr(t)+"/fhir") // nothing listens there
+		err := run(context.Background(), []string{"token", "--client-id", e2eClient, "--key-file", f.keyFile},
+			io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "--base-url") ||
+			!strings.Contains(err.Error(), "FHIRBILL_BASE_URL") {
+			t.Errorf("token with no server at the base URL: got %v, "+
+				"want a hint naming --base-url and FHIRBILL_BASE_URL", err)
+		}
+	})
+
 	t.Run("Metadata", func(t *testing.T) {
 		_, _, cs := call(t, "GET", base+"/metadata", "", "")
 		b, _ := json.Marshal(cs)

@@ -139,7 +139,13 @@ func (c *demoCmd) prepareDataDir() error {
 				"name an empty or new directory", c.DataDir, demoMarker)
 		}
 		if c.Reset {
-			if err := os.RemoveAll(c.DataDir); err != nil {
+			// Not under a demo that is running on it.
+			release, err := store.LockDataDir(c.DataDir)
+			if err != nil {
+				return fmt.Errorf("--reset: %w", err)
+			}
+			removeErr := os.RemoveAll(c.DataDir)
+			if err := errors.Join(removeErr, release()); err != nil {
 				return fmt.Errorf("--reset: %w", err)
 			}
 		}

@@ -360,3 +360,26 @@ func demoVersions(t *testing.T, dir string) map[string]string {
 	}
 	return versions
 }
+
+// TestDemo_ResetRefusedWhileInUse: --reset does not empty a data
+// directory whose store another demo (or serve) holds open.
+func TestDemo_ResetRefusedWhileInUse(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, demoMarker), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	release, err := store.LockDataDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+
+	err = run(t.Context(), []string{"demo", "--reset", "--data-dir", dir, "--samples", demoSamples},
+		io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "in use by another fhirbill process") {
+		t.Errorf("demo --reset on a store in use: got %v, want it refused", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, demoMarker)); err != nil {
+		t.Errorf("demo --reset emptied a store in use: %v", err)
+	}
+}

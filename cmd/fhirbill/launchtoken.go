@@ -21,7 +21,7 @@ import (
 // makes it a command.
 type launchTokenCmd struct {
 	AuthConfig string        `name:"auth-config" required:"" env:"FHIRBILL_AUTH_CONFIG" type:"existingfile" help:"The server's auth configuration; it must name a signing key (signing_key_file or signing_key_env)."`
-	BaseURL    string        `name:"base-url" default:"http://localhost:8080/fhir" env:"FHIRBILL_BASE_URL" help:"The server's FHIR base URL: the tokens' issuer and audience."`
+	BaseURL    string        `name:"base-url" default:"http://localhost:8080/fhir" env:"FHIRBILL_BASE_URL" help:"The server's FHIR base URL, as serve's --base-url (the same FHIRBILL_BASE_URL): the token's issuer and audience, which the server checks. A server on another port needs it."`
 	Patient    string        `required:"" help:"The id of the Patient in context."`
 	Scope      string        `default:"launch/patient patient/*.rs" help:"The scopes granted, space-separated."`
 	Subject    string        `default:"fhirbill-launch-token" help:"The token's sub and client_id."`

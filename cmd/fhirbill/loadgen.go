@@ -21,7 +21,7 @@ type loadgenCmd struct {
 	Duration    time.Duration `short:"d" default:"1m" env:"FHIRBILL_LOADGEN_DURATION" help:"Longest time the timed run takes."`
 	Concurrency int           `short:"c" default:"8" env:"FHIRBILL_LOADGEN_CONCURRENCY" help:"Requests in flight at once (workers)."`
 	Mix         string        `default:"${loadgen_mix}" env:"FHIRBILL_LOADGEN_MIX" help:"Weighted operations, name=weight,...: create, read, search-patient, search-insurer, bill (re-bills, storing nothing), bill-new (finishes a visit in progress, which the server bills as it stores it)."`
-	Patients    int           `default:"10" env:"FHIRBILL_LOADGEN_PATIENTS" help:"Patients seeded, each with a Coverage, an Invoice, Claims and an Encounter billed once."`
+	Patients    int           `default:"10" env:"FHIRBILL_LOADGEN_PATIENTS" help:"Patients seeded, each with a Coverage, an Invoice, Claims and a finished Encounter, which the server bills as it stores it."`
 	Fresh       int           `default:"0" env:"FHIRBILL_LOADGEN_FRESH" help:"Fresh Encounters seeded for bill-new; 0 seeds as many as bill-new's share of --requests."`
 	Token       string        `env:"FHIRBILL_TOKEN" help:"Bearer token sent with every request (a server with SMART auth on needs one)."`
 	PID         int           `name:"pid" help:"Process id of the server, for its peak RSS; found from the base URL's listening port when not given."`

@@ -112,7 +112,7 @@ func (r *report) writeText(w io.Writer) error {
 	fmt.Fprintf(w, "fhirbill loadgen: %s, run %s, %d workers, mix %s\n", r.BaseURL, r.Run, r.Concurrency, r.Mix)
 	if s := r.Seed; s != nil {
 		fmt.Fprintf(w, "seeded in %.1fs (not measured): %d Patients, %d insurers, %d Claims, %d Invoices, "+
-			"%d Encounters billed once, %d fresh Encounters\n",
+			"%d finished Encounters billed, %d fresh Encounters\n",
 			s.Seconds, s.Patients, s.Insurers, s.Claims, s.Invoices, s.Billed, s.Fresh)
 	}
 	fmt.Fprintf(w, "ran %d requests in %.2fs, stopped by %s: %.1f requests/s, %d errors",

@@ -24,8 +24,8 @@ import (
 //     payer's fees (95.00 and 20.00);
 //   - per Patient: a Coverage (deductible 50.00, then 20 % coinsurance), a
 //     draft Invoice to read, Claims naming each insurer in turn, and a
-//     finished office visit (99213 with an ECG, 93000; two Conditions)
-//     billed once here, so that bill re-bills it;
+//     finished office visit (99213 with an ECG, 93000; two Conditions),
+//     which the server bills as it stores it, so that bill re-bills it;
 //   - the fresh visits bill-new finishes, one per bill-new request, stored
 //     in progress (so not billed yet), in plan years apart from the
 //     re-billed ones, so that the accumulators they update are not the
@@ -45,7 +45,7 @@ type fixture struct {
 	run      string       // the prefix of every id
 	patients []string     // Patient ids
 	insurers []string     // Organization ids that Claims name as insurer
-	billed   []string     // Encounters billed once while seeding
+	billed   []string     // finished Encounters, billed as they are seeded
 	fresh    []freshVisit // Encounters in progress, never billed
 
 	nextFresh atomic.Int64
@@ -260,13 +260,15 @@ type seedReport struct {
 	Insurers int     `json:"insurers"`
 	Claims   int     `json:"claims"`
 	Invoices int     `json:"invoices"`
-	Billed   int     `json:"encounters_billed"`
+	Billed   int     `json:"encounters_billed"` // finished visits with an Invoice
 	Fresh    int     `json:"encounters_fresh"`
 	Seconds  float64 `json:"seconds"`
 }
 
-// seed stores the fixture, bills the visits bill re-bills once (when bill
-// is in the mix) and reports what it did; progress goes to log.
+// seed stores the fixture, which the server bills as it stores the
+// finished visits, bills those once more when bill (which re-bills them)
+// is in the mix, else reads their Invoices, and reports what it did;
+// progress goes to log.
 func (l *loader) seed(ctx context.Context, rebill bool, log io.Writer) (*seedReport, error) {
 	start := time.Now()
 	f := l.fix
@@ -290,13 +292,24 @@ func (l *loader) seed(ctx context.Context, rebill bool, log io.Writer) (*seedRep
 		Patients: len(f.patients), Insurers: len(f.insurers), Claims: claimsPerPatient * len(f.patients),
 		Invoices: len(f.invoices), Fresh: len(f.fresh),
 	}
-	if rebill {
-		for _, enc := range f.billed {
+	// The server bills each finished visit as it stores it; with bill in
+	// the mix, $bill makes sure, otherwise the Invoice says.
+	for _, enc := range f.billed {
+		if rebill {
 			if _, err := l.expect(ctx, http.MethodPost, "/Encounter/"+enc+"/$bill", nil, http.StatusOK); err != nil {
 				return nil, fmt.Errorf("bill %s once before the run: %w", enc, err)
 			}
+			sr.Billed++
+			continue
 		}
-		sr.Billed = len(f.billed)
+		status, err := l.expect(ctx, http.MethodGet, "/Invoice/"+enc+"-patient", nil,
+			http.StatusOK, http.StatusNotFound)
+		if err != nil {
+			return nil, fmt.Errorf("read the Invoice of %s: %w", enc, err)
+		}
+		if status == http.StatusOK {
+			sr.Billed++
+		}
 	}
 	sr.Seconds = time.Since(start).Seconds()
 	return sr, nil

@@ -12,6 +12,7 @@
 //	fhirbill token --client-id ID --key-file KEY [--scope SCOPES]
 //	fhirbill launch-token --auth-config FILE --patient ID [--scope SCOPES]
 //	fhirbill loadgen [--base-url URL] [-n N] [-d DURATION] [-c N] [--mix ...]
+//	fhirbill version (or --version)
 //
 // Every flag has an environment variable; `fhirbill serve --help` lists
 // them. Only this package reads flags and the environment.
@@ -35,6 +36,8 @@ var version = "dev"
 // cli is the command line: one struct gives each flag its default, help
 // and environment variable.
 type cli struct {
+	VersionFlag kong.VersionFlag `name:"version" help:"Print the version and exit."`
+
 	Demo    demoCmd        `cmd:"" help:"Try fhirbill: a test EHR with sample patients, pulled, billed and claimed, then served with SMART authorization on; start here."`
 	Serve   serveCmd       `cmd:"" help:"Run the FHIR server."`
 	Import  importCmd      `cmd:"" help:"Load reference data into the store."`
@@ -45,6 +48,16 @@ type cli struct {
 	Token   tokenCmd       `cmd:"" help:"Get an access token from a running server's built-in token endpoint as a registered backend client, and print it."`
 	Launch  launchTokenCmd `cmd:"" name:"launch-token" help:"Sign, with the configured signing key, the token a SMART launch would give an app for a patient, and print it."`
 	Loadgen loadgenCmd     `cmd:"" name:"loadgen" help:"Seed a fhirbill server on this machine and measure it under a mix of requests."`
+	Version versionCmd     `cmd:"" help:"Print the version (as --version does)."`
+}
+
+// versionCmd is `fhirbill version`.
+type versionCmd struct{}
+
+// Run prints the version.
+func (versionCmd) Run(stdout io.Writer) error {
+	_, err := fmt.Fprintf(stdout, "fhirbill %s\n", version)
+	return err
 }
 
 // importCmd groups the import subcommands.
@@ -66,8 +79,9 @@ type errExit int
 
 func (e errExit) Error() string { return fmt.Sprintf("exit %d", int(e)) }
 
-// run parses args and runs the chosen command until ctx ends. Logs go to
-// stdout as JSON; usage errors to stderr.
+// run parses args and runs the chosen command until ctx ends. serve logs
+// to stdout as JSON; the commands that print for people log to stderr,
+// where usage errors go too.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	var c cli
 	parser, err := kong.New(&c,
@@ -76,7 +90,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(code int) { panic(errExit(code)) }),
 		kong.UsageOnError(),
-		kong.Vars{"loadgen_mix": defaultMix},
+		kong.Vars{"loadgen_mix": defaultMix, "version": "fhirbill " + version},
 	)
 	if err != nil {
 		return err
@@ -98,5 +112,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	}
 	kctx.BindTo(ctx, (*context.Context)(nil))
 	kctx.BindTo(stdout, (*io.Writer)(nil))
+	kctx.Bind(logOutput{stderr})
 	return kctx.Run()
 }
+
+// logOutput is stderr, where the commands whose stdout is for people
+// (sync, seed, report, import, testehr) write their JSON logs.
+type logOutput struct{ io.Writer }

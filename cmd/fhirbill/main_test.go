@@ -147,3 +147,40 @@ func TestRun_BadFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestServe_DataDirLockedAgainstOtherCommands runs the commands that open
+// the embedded store while serve holds it: each is refused with a message
+// naming the directory, and works once serve has stopped.
+func TestServe_DataDirLockedAgainstOtherCommands(t *testing.T) {
+	dir := t.TempDir()
+	_, stop := startServe(t, dir)
+	for _, args := range [][]string{
+		{"report", "--data-dir", dir},
+		{"seed", "--data-dir", dir, "../../testdata/demo/reference.json"},
+	} {
+		err := run(context.Background(), args, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), dir) ||
+			!strings.Contains(err.Error(), "in use by another fhirbill process") {
+			t.Errorf("%s while serve runs: got %v, want the data directory in use", args[0], err)
+		}
+	}
+	stop()
+
+	if err := run(context.Background(), []string{"report", "--data-dir", dir}, io.Discard, io.Discard); err != nil {
+		t.Errorf("report once serve stopped: %v", err)
+	}
+}
+
+// TestRun_Version: --version and the version command print the version
+// the binary was built with (main.version, set by -ldflags).
+func TestRun_Version(t *testing.T) {
+	for _, args := range [][]string{{"--version"}, {"version"}} {
+		var out bytes.Buffer
+		if err := run(context.Background(), args, &out, io.Discard); err != nil {
+			t.Errorf("%v: %v", args, err)
+		}
+		if got, want := out.String(), "fhirbill "+version+"\n"; got != want {
+			t.Errorf("%v printed %q, want %q", args, got, want)
+		}
+	}
+}

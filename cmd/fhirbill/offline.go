@@ -29,7 +29,7 @@ func openAPI(ctx context.Context, f storeFlags, logger *slog.Logger) (*offline, 
 	}
 	st, err := store.Open(ctx, f.storeConfig(logger))
 	if err != nil {
-		return nil, fmt.Errorf("open store: %w", err)
+		return nil, err // it says "open store: ..."
 	}
 	o := &offline{st: st}
 	var params []*search.Param

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -41,8 +41,9 @@ type pfsFiles struct {
 
 func pfsBlobName(year int) string { return "pfs/" + strconv.Itoa(year) }
 
-// Run parses the files (refusing them if they do not parse) and stores them.
-func (c *importPFSCmd) Run(ctx context.Context, stdout io.Writer) error {
+// Run parses the files (refusing them if they do not parse), stores them
+// and says what it loaded.
+func (c *importPFSCmd) Run(ctx context.Context, stdout io.Writer, logOut logOutput) error {
 	if c.Year < 1992 || c.Year > 2100 {
 		return fmt.Errorf("--year %d is not a fee schedule year", c.Year)
 	}
@@ -58,37 +59,46 @@ func (c *importPFSCmd) Run(ctx context.Context, stdout io.Writer) error {
 		}
 		*[]*string{&f.RVU, &f.GPCI, &f.Counties}[i] = string(b)
 	}
+	sched, rows, err := f.parse()
+	if err != nil {
+		return fmt.Errorf("the files do not parse: %w", err)
+	}
 
-	logger := newLogger(stdout, c.LogLevel)
+	logger := newLogger(logOut, c.LogLevel)
 	st, err := store.Open(ctx, c.storeConfig(logger))
 	if err != nil {
-		return fmt.Errorf("open store: %w", err)
+		return err // it says "open store: ..."
 	}
 	defer st.Close(context.Background())
-	sched, err := storePFS(ctx, st, &f)
-	if err != nil {
+	if err := putPFS(ctx, st, &f); err != nil {
 		return err
 	}
-	logger.Info("fee schedule imported", "year", c.Year, "localities", len(sched.Localities()),
-		"conversion_factor", sched.CF.String())
-	return nil
+	logger.Info("fee schedule imported", "year", c.Year, "rvu_rows", rows.rvu, "gpci_rows", rows.gpci,
+		"county_rows", rows.counties, "localities", len(sched.Localities()), "conversion_factor", sched.CF.String())
+	_, err = fmt.Fprintf(stdout, "imported the %d Medicare Physician Fee Schedule: %d RVU rows, "+
+		"%d GPCI rows (localities), %d county rows; conversion factor %s\n",
+		c.Year, rows.rvu, rows.gpci, rows.counties, sched.CF.String())
+	return err
 }
 
 // storePFS parses the files of f, refusing them if they do not parse, and
 // stores them as the fee schedule of f.Year.
 func storePFS(ctx context.Context, st *store.Store, f *pfsFiles) (*pfs.Schedule, error) {
-	sched, err := f.schedule()
+	sched, _, err := f.parse()
 	if err != nil {
 		return nil, fmt.Errorf("the files do not parse: %w", err)
 	}
+	return sched, putPFS(ctx, st, f)
+}
+
+// putPFS stores the files of f, parsed already, as the fee schedule of
+// f.Year.
+func putPFS(ctx context.Context, st *store.Store, f *pfsFiles) error {
 	data, err := json.Marshal(f)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if err := st.PutBlob(ctx, pfsBlobName(f.Year), data, time.Now()); err != nil {
-		return nil, err
-	}
-	return sched, nil
+	return st.PutBlob(ctx, pfsBlobName(f.Year), data, time.Now())
 }
 
 // files returns the paths of the RVU, GPCI and county files.
@@ -111,9 +121,32 @@ func (c *importPFSCmd) files() ([]string, error) {
 	return paths, nil
 }
 
+// pfsRows counts the rows parsed from each file of an import.
+type pfsRows struct {
+	rvu, gpci, counties int
+}
+
+// parse parses the files of f into the schedule of f.Year.
+func (f *pfsFiles) parse() (*pfs.Schedule, pfsRows, error) {
+	rvus, err := pfs.ParseRVU(strings.NewReader(f.RVU))
+	if err != nil {
+		return nil, pfsRows{}, err
+	}
+	gpcis, err := pfs.ParseGPCI(strings.NewReader(f.GPCI))
+	if err != nil {
+		return nil, pfsRows{}, err
+	}
+	counties, err := pfs.ParseCounties(strings.NewReader(f.Counties))
+	if err != nil {
+		return nil, pfsRows{}, err
+	}
+	sched, err := pfs.NewSchedule(f.Year, rvus, gpcis, counties)
+	return sched, pfsRows{rvu: len(rvus), gpci: len(gpcis), counties: len(counties)}, err
+}
+
 func (f *pfsFiles) schedule() (*pfs.Schedule, error) {
-	return pfs.Load(f.Year, bytes.NewReader([]byte(f.RVU)), bytes.NewReader([]byte(f.GPCI)),
-		bytes.NewReader([]byte(f.Counties)))
+	sched, _, err := f.parse()
+	return sched, err
 }
 
 // feeSchedules serves billing the imported fee schedules, parsed once and

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -22,8 +21,8 @@ type reportCmd struct {
 }
 
 // Run reads the store and prints the report.
-func (c *reportCmd) Run(ctx context.Context, stdout io.Writer) error {
-	logger := newLogger(os.Stderr, c.LogLevel)
+func (c *reportCmd) Run(ctx context.Context, stdout io.Writer, logOut logOutput) error {
+	logger := newLogger(logOut, c.LogLevel)
 	env, err := openAPI(ctx, c.storeFlags, logger)
 	if err != nil {
 		return err

@@ -24,8 +24,8 @@ type seedCmd struct {
 
 // Run stores each file's resources, all or none per file, and prints
 // what changed. Loading the same files again changes nothing.
-func (c *seedCmd) Run(ctx context.Context, stdout io.Writer) error {
-	logger := newLogger(os.Stderr, c.LogLevel)
+func (c *seedCmd) Run(ctx context.Context, stdout io.Writer, logOut logOutput) error {
+	logger := newLogger(logOut, c.LogLevel)
 	env, err := openAPI(ctx, c.storeFlags, logger)
 	if err != nil {
 		return err

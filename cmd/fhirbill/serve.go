@@ -36,7 +36,7 @@ type serveCmd struct {
 	ehrFlags
 	authFlags
 	Listen          string        `default:"127.0.0.1:8080" env:"FHIRBILL_LISTEN" help:"Address to listen on (host:port; :8080 for all interfaces)."`
-	BaseURL         string        `default:"" env:"FHIRBILL_BASE_URL" help:"Public base URL of the FHIR API; its path is where the API is served (default http://<listen>/fhir)."`
+	BaseURL         string        `default:"" env:"FHIRBILL_BASE_URL" help:"Public base URL of the FHIR API; its path is where the API is served (default http://localhost:<port>/fhir for a loopback or unspecified host, else http://<host>:<port>/fhir)."`
 	MaxBody         int64         `default:"16777216" env:"FHIRBILL_MAX_BODY" help:"Largest request body accepted, in bytes."`
 	MaxEntries      int           `default:"1000" env:"FHIRBILL_MAX_ENTRIES" help:"Most entries a batch or transaction Bundle may hold."`
 	ShutdownTimeout time.Duration `default:"15s" env:"FHIRBILL_SHUTDOWN_TIMEOUT" help:"How long in-flight requests may take to finish at shutdown."`

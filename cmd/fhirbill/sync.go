@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/fhirbill/fhirbill/fhir/ehr"
 )
@@ -23,14 +22,14 @@ type syncCmd struct {
 
 // Run pulls until the EHR has nothing newer or ctx ends; a sync stopped
 // part-way resumes where it stopped.
-func (c *syncCmd) Run(ctx context.Context, stdout io.Writer) error {
+func (c *syncCmd) Run(ctx context.Context, stdout io.Writer, logOut logOutput) error {
 	if c.EHRConfig == "" {
 		return errors.New("--ehr-config (or FHIRBILL_EHR_CONFIG) names the connections file")
 	}
 	if !currencyCode.MatchString(c.Currency) {
 		return fmt.Errorf("--currency %q: want an ISO 4217 code such as USD", c.Currency)
 	}
-	logger := newLogger(os.Stderr, c.LogLevel)
+	logger := newLogger(logOut, c.LogLevel)
 
 	env, err := openAPI(ctx, c.storeFlags, logger)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/MicahParks/jwkset"
@@ -40,8 +41,8 @@ type testehrCmd struct {
 }
 
 // Run serves the test EHR until ctx ends.
-func (c *testehrCmd) Run(ctx context.Context, stdout io.Writer) error {
-	logger := newLogger(os.Stderr, "info")
+func (c *testehrCmd) Run(ctx context.Context, stdout io.Writer, logOut logOutput) error {
+	logger := newLogger(logOut, "info")
 	srv := ehrtest.New(logger)
 	files, n, err := srv.LoadDir(c.Bundles)
 	if err != nil {
@@ -74,7 +75,10 @@ func (c *testehrCmd) Run(ctx context.Context, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "test EHR: %d resources (%d Encounters) from %d bundles\n", n, srv.Count("Encounter"), files)
 	fmt.Fprintf(stdout, "  FHIR base:  %s\n  token URL:  %s\n  client id:  %s (kid %s)\n",
 		srv.Base(), srv.TokenURL(), c.ClientID, kid)
-	fmt.Fprintf(stdout, "pull it with:\n  fhirbill sync --ehr-config %s --ehr testehr\n", c.ConfigOut)
+	self := selfCommand(os.Args[0], os.TempDir())
+	fmt.Fprintf(stdout, "pull it with:\n  %s sync --ehr-config %s --ehr testehr\n", self, c.ConfigOut)
+	fmt.Fprintf(stdout, "(serve --ehr-config %s pulls and bills it every %s: the file's interval)\n",
+		c.ConfigOut, testehrInterval)
 
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
@@ -132,9 +136,13 @@ func (c *testehrCmd) clientKey() (any, string, error) {
 	return &pk.PublicKey, ehr.Thumbprint(&pk.PublicKey), nil
 }
 
+// testehrInterval is the interval of the connections file testehr writes:
+// serve with that file pulls (and bills) on this schedule.
+const testehrInterval = "1m"
+
 // writeConfig writes a connections file naming the test EHR.
 func (c *testehrCmd) writeConfig(base string) error {
-	conn := map[string]any{"name": "testehr", "base": base, "client_id": c.ClientID, "interval": "1m"}
+	conn := map[string]any{"name": "testehr", "base": base, "client_id": c.ClientID, "interval": testehrInterval}
 	if c.PublicKey == "" {
 		abs, err := filepath.Abs(c.KeyOut)
 		if err != nil {
@@ -149,4 +157,13 @@ func (c *testehrCmd) writeConfig(base string) error {
 		return err
 	}
 	return os.WriteFile(c.ConfigOut, append(b, '\n'), 0o600)
+}
+
+// selfCommand is how to run this program again, from arg0 (os.Args[0]):
+// a binary go run built under tmp is named as go run, any other as given.
+func selfCommand(arg0, tmp string) string {
+	if rel, err := filepath.Rel(tmp, arg0); err == nil && strings.HasPrefix(rel, "go-build") {
+		return "go run ./cmd/fhirbill"
+	}
+	return arg0
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -27,7 +28,7 @@ import (
 // secured API. It prints the access token alone on stdout; with
 // --print-jwks, the key set to register for the key instead.
 type tokenCmd struct {
-	BaseURL  string `name:"base-url" default:"http://localhost:8080/fhir" env:"FHIRBILL_BASE_URL" help:"FHIR base URL of the server; its token endpoint is [base]/auth/token."`
+	BaseURL  string `name:"base-url" default:"http://localhost:8080/fhir" env:"FHIRBILL_BASE_URL" help:"FHIR base URL of the server, as serve's --base-url (the same FHIRBILL_BASE_URL); its token endpoint is [base]/auth/token. A server on another port needs it."`
 	TokenURL string `name:"token-url" help:"Token endpoint, when not [base]/auth/token."`
 	ClientID string `name:"client-id" help:"The client_id registered in the server's --auth-config."`
 	KeyFile  string `name:"key-file" type:"existingfile" xor:"key" help:"The client's private key: PEM or a JWK (EC P-256/P-384 or RSA)."`
@@ -65,6 +66,11 @@ func (c *tokenCmd) Run(ctx context.Context, stdout io.Writer) error {
 		tokenURL = strings.TrimSuffix(c.BaseURL, "/") + smart.TokenPath
 	}
 	tok, err := requestToken(ctx, http.DefaultClient, tokenURL, c.ClientID, data, c.KeyID, c.Scope, time.Now())
+	var dialErr *net.OpError
+	if errors.As(err, &dialErr) && dialErr.Op == "dial" && c.TokenURL == "" {
+		return fmt.Errorf("%w (no fhirbill server answers at --base-url %s: is it running, on that port? "+
+			"name the server's base URL with --base-url or FHIRBILL_BASE_URL)", err, c.BaseURL)
+	}
 	if err != nil {
 		return err
 	}

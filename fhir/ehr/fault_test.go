@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fhirbill/fhirbill/fhir/ehr"
+	"github.com/fhirbill/fhirbill/fhir/ehr/ehrtest"
 )
 
 func TestSync_RetryAfterHonoured(t *testing.T) {
@@ -181,5 +182,119 @@ func TestSync_Lease(t *testing.T) {
 	}
 	if sum, err := s.Sync(t.Context(), "lease", nil); err != nil || sum.Pulled["Encounter"] != 1 {
 		t.Fatalf("sync after release: %v %v", sum, err)
+	}
+}
+
+// countStatus counts the EHR's answers of one status.
+func countStatus(srv interface{ Requests() []ehrtest.Request }, status int) int {
+	n := 0
+	for _, r := range srv.Requests() {
+		if r.Status == status {
+			n++
+		}
+	}
+	return n
+}
+
+// TestSync_FaultsCombined runs the test EHR as `testehr --fail-429 3
+// --retry-after 2s --fail-500 2 --token-life 3s` does, the waits scaled
+// down: the token dies while the first request waits out three 429s and
+// two 500s, so the sixth attempt of that request meets a 401. The one
+// renewal a 401 gets must not use up the retries the faults left, and
+// the retries and the renewal are logged at debug, without the token.
+func TestSync_FaultsCombined(t *testing.T) {
+	srv, conn := newEHR(t, "combined")
+	addVisits(t, srv, "p1", 12)
+	srv.TooManyRequests(3, time.Second)
+	srv.ServerErrors(2)
+	srv.ExpireTokensAfter(100 * time.Millisecond) // less than the three 429s' waits
+	var logs logBuffer
+	l := newLocal(t, nil, nil)
+	s, err := ehr.NewSyncer(ehr.Config{
+		Connections: []*ehr.Connection{conn}, Records: l.API, State: l.Store, Logger: logs.logger(),
+		Retry: ehr.Retry{
+			Initial: 20 * time.Millisecond, Max: 50 * time.Millisecond,
+			MaxRetryAfter: 150 * time.Millisecond, // the 429s' Retry-After: 1
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	sum, err := s.Sync(t.Context(), "combined", nil)
+	if err != nil {
+		t.Fatalf("sync: %v\n%s", err, logs.String())
+	}
+	if sum.Pulled["Encounter"] != 12 || len(sum.Skipped) != 0 {
+		t.Errorf("pulled %v, skipped %v; want 12 Encounters and no skip", sum.Pulled, sum.Skipped)
+	}
+	if got := countStatus(srv, http.StatusUnauthorized); got == 0 {
+		t.Errorf("no 401: the token did not die during the waits, the test proves nothing")
+	}
+
+	out := logs.String()
+	if got := strings.Count(out, `"msg":"ehr request retried"`); got < 5 {
+		t.Errorf("%d retries logged, want at least 5 (three 429s, two 500s):\n%s", got, out)
+	}
+	renewed := `"msg":"ehr token renewed","ehr":"combined","reason":"refused"`
+	if !strings.Contains(out, renewed) {
+		t.Errorf("the renewal after the 401 is not logged:\n%s", out)
+	}
+	for _, sec := range srv.Secrets() {
+		if strings.Contains(out, sec) {
+			t.Fatal("the log holds a token or an assertion")
+		}
+	}
+}
+
+// TestSync_TokenRenewedBeforeRetry: a token whose expires_in runs out
+// while a request waits out a 429 is renewed from the cache before the
+// retry, so the EHR never sees it expired.
+func TestSync_TokenRenewedBeforeRetry(t *testing.T) {
+	srv, conn := newEHR(t, "renew")
+	addVisits(t, srv, "p1", 2)
+	srv.SetTokenTTL(time.Second) // honest: expires_in 1, renewed from 0.8 s
+	srv.TooManyRequests(2, time.Second)
+	l := newLocal(t, nil, nil)
+	s, err := ehr.NewSyncer(ehr.Config{
+		Connections: []*ehr.Connection{conn}, Records: l.API, State: l.Store,
+		Retry: ehr.Retry{Initial: 20 * time.Millisecond, Max: 50 * time.Millisecond},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	sum, err := s.Sync(t.Context(), "renew", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Pulled["Encounter"] != 2 {
+		t.Errorf("pulled %v, want 2 Encounters", sum.Pulled)
+	}
+	if got := countStatus(srv, http.StatusUnauthorized); got != 0 {
+		t.Errorf("the EHR answered 401 %d times: an expired token was sent", got)
+	}
+	if srv.TokenRequests() < 2 {
+		t.Errorf("%d tokens issued: the token was not renewed before the retry", srv.TokenRequests())
+	}
+}
+
+// TestSync_TokenRefusedAfterRenewal: an EHR that refuses every token gets
+// one new token, then the sync fails saying the token had been renewed.
+func TestSync_TokenRefusedAfterRenewal(t *testing.T) {
+	srv, conn := newEHR(t, "refused")
+	addVisits(t, srv, "p1", 1)
+	srv.ExpireTokensAfter(time.Nanosecond)
+	l := newLocal(t, nil, nil)
+	s := newSyncer(t, l, conn, nil, nil)
+
+	_, err := s.Sync(t.Context(), "refused", nil)
+	var se *ehr.StatusError
+	if !errors.As(err, &se) || se.Status != http.StatusUnauthorized ||
+		!strings.Contains(err.Error(), "renewed once") {
+		t.Fatalf("sync against an EHR refusing every token: got %v, want a 401 after a renewal", err)
+	}
+	if got := srv.TokenRequests(); got != 2 {
+		t.Errorf("%d tokens asked for, want 2: the first and one renewal", got)
 	}
 }

@@ -128,7 +128,7 @@ func (r *run) get(ctx context.Context, u string) ([]byte, error) {
 	if !strings.HasPrefix(u, r.conn.Base+"/") && !strings.HasPrefix(u, r.conn.Base+"?") {
 		return nil, errors.New("a link points outside the connection's base URL; not followed")
 	}
-	return r.s.fetch.do(ctx, http.MethodGet, u, nil, r.tokens)
+	return r.s.fetch.do(ctx, r.conn.Name, http.MethodGet, u, nil, r.tokens)
 }
 
 // page fetches one searchset page: its match entries and next link.

@@ -83,7 +83,6 @@ func NewSyncer(cfg Config) (*Syncer, error) {
 	s := &Syncer{
 		conns:   map[string]*Connection{},
 		tokens:  map[string]*TokenSource{},
-		fetch:   newFetcher(cfg.HTTPClient, cfg.Retry),
 		records: cfg.Records,
 		state:   cfg.State,
 		bill:    cfg.Bill,
@@ -94,6 +93,7 @@ func NewSyncer(cfg Config) (*Syncer, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.fetch = newFetcher(cfg.HTTPClient, cfg.Retry, s.log)
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -106,7 +106,7 @@ func NewSyncer(cfg Config) (*Syncer, error) {
 		}
 		s.conns[c.Name] = c
 		s.names = append(s.names, c.Name)
-		s.tokens[c.Name] = &TokenSource{conn: c, http: s.fetch, now: s.now}
+		s.tokens[c.Name] = &TokenSource{conn: c, http: s.fetch, now: s.now, log: s.log}
 	}
 	sort.Strings(s.names)
 	return s, nil

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -31,21 +32,33 @@ type TokenSource struct {
 	conn *Connection
 	http *fetcher
 	now  func() time.Time
+	log  *slog.Logger
 
 	mu       sync.Mutex
 	tokenURL string
 	token    string
 	scope    string
 	renewAt  time.Time
+	refused  bool // the cached token was dropped after a 401
+	renewals int  // tokens asked for after the first
 }
 
-// Token returns a current access token, asking for a new one when the
-// cached one is about to expire.
+// Token returns a current access token, asking for a new one when there
+// is none, when the cached one expires or is about to, or when the EHR
+// refused it ([TokenSource.Invalidate]). A new token is logged at debug,
+// with the reason and a count, never the token.
 func (ts *TokenSource) Token(ctx context.Context) (string, error) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	if ts.token != "" && ts.now().Before(ts.renewAt) {
 		return ts.token, nil
+	}
+	reason := "expiring"
+	switch {
+	case ts.refused:
+		reason = "refused"
+	case ts.renewAt.IsZero():
+		reason = "none yet"
 	}
 	if ts.tokenURL == "" {
 		u, err := ts.discover(ctx)
@@ -54,15 +67,28 @@ func (ts *TokenSource) Token(ctx context.Context) (string, error) {
 		}
 		ts.tokenURL = u
 	}
-	return ts.request(ctx)
+	tok, err := ts.request(ctx)
+	if err != nil {
+		return "", err
+	}
+	ts.refused = false
+	renewIn := ts.renewAt.Sub(ts.now()).Round(time.Second).String()
+	if reason == "none yet" {
+		ts.log.DebugContext(ctx, "ehr token obtained", "ehr", ts.conn.Name, "renew_in", renewIn)
+		return tok, nil
+	}
+	ts.renewals++
+	ts.log.DebugContext(ctx, "ehr token renewed", "ehr", ts.conn.Name, "reason", reason,
+		"renewals", ts.renewals, "renew_in", renewIn)
+	return tok, nil
 }
 
 // Invalidate drops token from the cache: the server refused it (401).
 func (ts *TokenSource) Invalidate(token string) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
-	if ts.token == token {
-		ts.token = ""
+	if ts.token == token && token != "" {
+		ts.token, ts.refused = "", true
 	}
 }
 
@@ -81,7 +107,8 @@ func (ts *TokenSource) discover(ctx context.Context) (string, error) {
 	if ts.conn.TokenURL != "" {
 		return ts.conn.TokenURL, nil
 	}
-	body, err := ts.http.do(ctx, http.MethodGet, ts.conn.Base+"/.well-known/smart-configuration", nil, nil)
+	discovery := ts.conn.Base + "/.well-known/smart-configuration"
+	body, err := ts.http.do(ctx, ts.conn.Name, http.MethodGet, discovery, nil, nil)
 	if err != nil {
 		return "", fmt.Errorf("smart discovery: %w", err)
 	}
@@ -127,7 +154,7 @@ func (ts *TokenSource) request(ctx context.Context) (string, error) {
 		}.Encode()), nil
 	}
 	now := ts.now()
-	body, err := ts.http.do(ctx, http.MethodPost, ts.tokenURL, form, nil)
+	body, err := ts.http.do(ctx, ts.conn.Name, http.MethodPost, ts.tokenURL, form, nil)
 	if err != nil {
 		return "", fmt.Errorf("token request: %w", err)
 	}

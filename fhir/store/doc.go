@@ -53,7 +53,10 @@
 //   - An update reads, then writes, in two steps: the store's
 //     compare-and-swap on the current version takes a lock per resource in
 //     the process instead of relying on the filter, so one FerretDB must
-//     not serve several fhirbill processes.
+//     not serve several fhirbill processes. The embedded one holds an
+//     exclusive lock on its data directory while open ([LockDataDir]),
+//     so a second process is refused rather than let in to roll back
+//     the first one's groups of writes.
 //   - $elemMatch accepts operators on scalars only; a date eq, which needs
 //     lo and hi from one range, is filtered by any lo and any hi, then
 //     checked again in Go.

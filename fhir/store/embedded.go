@@ -24,6 +24,7 @@ import (
 	"strings"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
+	"github.com/gofrs/flock"
 
 	_ "modernc.org/sqlite" // the SQLite driver FerretDB uses too
 )
@@ -32,12 +33,63 @@ import (
 // collection exists.
 const codeNamespaceExists = 48
 
-// startEmbedded starts FerretDB on an ephemeral local port, with its SQLite
-// files in dataDir/ferretdb.
-func (s *Store) startEmbedded(dataDir, database string) error {
+// DataDirInUseError is returned by [Open] when another process, or another
+// open [Store] of this one, holds the embedded store's data directory.
+type DataDirInUseError struct {
+	Dir string // the data directory, absolute
+}
+
+func (e *DataDirInUseError) Error() string {
+	return "embedded store: data directory " + e.Dir + " is in use by another fhirbill process; " +
+		"stop it, or point this command at the running server's API"
+}
+
+// lockFile is the file, in the data directory, that the embedded store
+// holds an exclusive lock on while it is open. It stays when the store
+// closes: removing it would let a second process lock a new file while a
+// third still holds the old one.
+const lockFile = "fhirbill.lock"
+
+// LockDataDir makes dataDir and takes the exclusive lock the embedded
+// store holds on it while open, without waiting, failing with a
+// [DataDirInUseError] while another holds it; release gives it back. The
+// embedded store rolls back every journal it finds at [Open] and
+// serializes its compare-and-swap steps within the process, so a second
+// process on the same files could undo the first one's writes. Commands
+// that remove a data directory take the lock first.
+func LockDataDir(dataDir string) (release func() error, err error) {
+	if dataDir, err = filepath.Abs(dataDir); err != nil {
+		return nil, fmt.Errorf("embedded store: %w", err)
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("embedded store: %w", err)
+	}
+	l := flock.New(filepath.Join(dataDir, lockFile))
+	ok, err := l.TryLock()
+	if err != nil {
+		return nil, fmt.Errorf("embedded store: lock data directory %s: %w", dataDir, err)
+	}
+	if !ok {
+		return nil, &DataDirInUseError{Dir: dataDir}
+	}
+	return l.Close, nil
+}
+
+// startEmbedded locks dataDir and starts FerretDB on an ephemeral local
+// port, with its SQLite files in dataDir/ferretdb.
+func (s *Store) startEmbedded(dataDir, database string) (err error) {
 	if dataDir == "" {
 		return errors.New("embedded store: no data directory")
 	}
+	release, err := LockDataDir(dataDir)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = release()
+		}
+	}()
 	dir, err := filepath.Abs(filepath.Join(dataDir, "ferretdb"))
 	if err != nil {
 		return fmt.Errorf("embedded store: %w", err)
@@ -65,16 +117,22 @@ func (s *Store) startEmbedded(dataDir, database string) error {
 
 	s.fdb, s.stopFDB, s.fdbDone = f, cancel, done
 	s.sqlPath = filepath.Join(dir, database+".sqlite")
+	s.unlockDir = release
 	return nil
 }
 
-// stopEmbedded stops the embedded server, if any, and waits for it.
-func (s *Store) stopEmbedded() {
+// stopEmbedded stops the embedded server, if any, waits for it, and
+// releases the data directory.
+func (s *Store) stopEmbedded() error {
 	if s.fdb == nil {
-		return
+		return nil
 	}
 	s.stopFDB()
 	<-s.fdbDone
+	if err := s.unlockDir(); err != nil {
+		return fmt.Errorf("unlock data directory: %w", err)
+	}
+	return nil
 }
 
 // ensure makes sure, on the embedded store, that the collections exist and

@@ -32,8 +32,10 @@ type Config struct {
 	// Database is the database name; empty means [DefaultDatabase].
 	Database string
 	// DataDir holds the embedded store's files, in DataDir/ferretdb. It is
-	// required when URI is empty and ignored otherwise. One process at a
-	// time may use it.
+	// required when URI is empty and ignored otherwise. One open Store at a
+	// time may use it: [Open] takes an exclusive lock on
+	// DataDir/fhirbill.lock, released by [Store.Close], and fails with
+	// a [DataDirInUseError] while another holds it.
 	DataDir string
 	// Logger receives the store's logs and the embedded server's warnings
 	// and errors. Nil discards them.
@@ -58,10 +60,11 @@ type Store struct {
 	packed bool
 
 	// The embedded server, when there is one.
-	fdb     *ferretdb.FerretDB
-	stopFDB context.CancelFunc
-	fdbDone chan struct{}
-	sqlPath string
+	fdb       *ferretdb.FerretDB
+	stopFDB   context.CancelFunc
+	fdbDone   chan struct{}
+	sqlPath   string
+	unlockDir func() error // releases the data directory's lock
 
 	mu      sync.Mutex
 	closed  bool
@@ -106,8 +109,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 
 	client, err := mongo.Connect(options.Client().ApplyURI(uri))
 	if err != nil {
-		s.stopEmbedded()
-		return nil, fmt.Errorf("open store: %w", err)
+		return nil, fmt.Errorf("open store: %w", errors.Join(err, s.stopEmbedded()))
 	}
 	s.client = client
 	s.db = client.Database(cfg.Database)
@@ -145,8 +147,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	return s, nil
 }
 
-// Close disconnects from the database, then stops the embedded server and
-// waits for it to finish. Calls after the first do nothing.
+// Close disconnects from the database, then stops the embedded server,
+// waits for it to finish and releases its data directory. Calls after the
+// first do nothing.
 func (s *Store) Close(ctx context.Context) error {
 	s.mu.Lock()
 	if s.closed {
@@ -166,7 +169,7 @@ func (s *Store) Close(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 
-	s.stopEmbedded()
+	err = errors.Join(err, s.stopEmbedded())
 	if err != nil {
 		return fmt.Errorf("close store: %w", err)
 	}

@@ -364,3 +364,34 @@ func TestDatabaseName(t *testing.T) {
 		names[got] = true
 	}
 }
+
+// TestStore_DataDirLocked opens the embedded store of one data directory
+// twice: the second open is refused, naming the directory, until the
+// first store is closed.
+func TestStore_DataDirLocked(t *testing.T) {
+	cfg := storetest.Config(t)
+	if cfg.URI != "" {
+		t.Skip("the data directory lock concerns the embedded store only")
+	}
+	ctx := context.Background()
+	first := storetest.Open(t, cfg)
+
+	second, err := store.Open(ctx, cfg)
+	if err == nil {
+		_ = second.Close(ctx)
+		t.Fatal("second Open of a data directory in use: got nil error, want a DataDirInUseError")
+	}
+	var inUse *store.DataDirInUseError
+	if !errors.As(err, &inUse) || !strings.Contains(err.Error(), cfg.DataDir) ||
+		!strings.Contains(err.Error(), "in use by another fhirbill process") {
+		t.Errorf("second Open: got %v, want a DataDirInUseError naming %s", err, cfg.DataDir)
+	}
+
+	if err := first.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	third := storetest.Open(t, cfg)
+	if err := third.Ping(ctx); err != nil {
+		t.Errorf("Open after Close: %v", err)
+	}
+}
