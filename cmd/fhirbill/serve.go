@@ -41,6 +41,7 @@ type serveCmd struct {
 	MaxEntries      int           `default:"1000" env:"FHIRBILL_MAX_ENTRIES" help:"Most entries a batch or transaction Bundle may hold."`
 	ShutdownTimeout time.Duration `default:"15s" env:"FHIRBILL_SHUTDOWN_TIMEOUT" help:"How long in-flight requests may take to finish at shutdown."`
 	Currency        string        `default:"USD" env:"FHIRBILL_CURRENCY" help:"ISO 4217 code of every amount billed; input in another currency is refused."`
+	PprofListen     string        `name:"pprof-listen" env:"FHIRBILL_PPROF_LISTEN" help:"Serve Go's runtime profiles (/debug/pprof/) on this loopback address, for measuring; empty: off."`
 }
 
 // config is the validated configuration of serve.
@@ -96,6 +97,11 @@ func (c *serveCmd) Run(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	defer a.close()
+	if c.PprofListen != "" {
+		if err := startPprof(ctx, c.PprofListen, logger); err != nil {
+			return err
+		}
+	}
 	if authCfg == nil {
 		warnAuthOff(logger, c.authFlags, a.ln.Addr())
 	}
