@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/fhirbill/fhirbill/fhir/ehr"
+	"github.com/fhirbill/fhirbill/fhir/ehr/ehrtest"
 	"github.com/fhirbill/fhirbill/fhir/resource"
 	"github.com/fhirbill/fhirbill/fhir/store"
 
@@ -112,7 +113,7 @@ func TestDemo(t *testing.T) {
 
 	second, stop := runDemoUntilServing(t, dir)
 	stop()
-	if !strings.Contains(second.out, "stored 0 resources, 24 unchanged") ||
+	if !strings.Contains(second.out, "stored 0 resources, 25 unchanged") ||
 		!strings.Contains(second.out, "stored 0, 23 unchanged") {
 		t.Errorf("the second run stored something:\n%s", second.out)
 	}
@@ -271,6 +272,7 @@ func checkDemoAnswers(t *testing.T, p *demoPrinted) {
 				Resource struct {
 					ResourceType, Status string
 					Insurer              struct{ Reference string }
+					CareTeam             []struct{ Provider json.RawMessage }
 				}
 			}
 		}
@@ -286,6 +288,12 @@ func checkDemoAnswers(t *testing.T, p *demoPrinted) {
 			if c.ResourceType != "Claim" || c.Status != "active" || c.Insurer.Reference != insurer {
 				t.Errorf("%s: got a %s (%s) to %s, want active Claims to %s", u, c.ResourceType, c.Status,
 					c.Insurer.Reference, insurer)
+			}
+			for _, m := range c.CareTeam {
+				checkDemoRenderingProvider(t, p, m.Provider)
+			}
+			if len(c.CareTeam) == 0 {
+				t.Errorf("%s: a Claim without careTeam", u)
 			}
 		}
 	}
@@ -310,6 +318,45 @@ func checkDemoAnswers(t *testing.T, p *demoPrinted) {
 	}
 	if status, _ := demoGet(t, p.invoices[0], ""); status != http.StatusUnauthorized {
 		t.Errorf("GET %s without a token: got %d, want 401", p.invoices[0], status)
+	}
+}
+
+// checkDemoRenderingProvider checks a Claim's careTeam provider: a plain
+// reference to the doctor of the sample EHR, pulled into fhirbill (a
+// local id, not a URL at the test EHR, whose port changes every run),
+// who carries the NPI the claim edits checked.
+func checkDemoRenderingProvider(t *testing.T, p *demoPrinted, provider json.RawMessage) {
+	t.Helper()
+	var ref struct {
+		Reference  string
+		Identifier json.RawMessage
+	}
+	if err := json.Unmarshal(provider, &ref); err != nil {
+		t.Fatal(err)
+	}
+	want := "Practitioner/" + ehr.LocalID(demoConnection, "Practitioner", "pr-exemplar")
+	if ref.Reference != want || ref.Identifier != nil {
+		t.Errorf("careTeam provider %s, want only the reference %s", provider, want)
+		return
+	}
+	status, body := demoGet(t, p.base+"/"+ref.Reference, p.staff)
+	var dr struct {
+		Identifier []struct{ System, Value string }
+		Meta       struct{ Source string }
+	}
+	if status != http.StatusOK || json.Unmarshal(body, &dr) != nil {
+		t.Errorf("GET %s: got %d %.300s, want 200 and the Practitioner", ref.Reference, status, body)
+		return
+	}
+	npi := ""
+	for _, id := range dr.Identifier {
+		if id.System == "http://hl7.org/fhir/sid/us-npi" {
+			npi = id.Value
+		}
+	}
+	if npi != "1497758544" || dr.Meta.Source != "urn:fhirbill:ehr:"+demoConnection {
+		t.Errorf("%s: NPI %q, meta.source %q; want clinic.json's 1497758544, pulled from the test EHR",
+			ref.Reference, npi, dr.Meta.Source)
 	}
 }
 
@@ -381,5 +428,52 @@ func TestDemo_ResetRefusedWhileInUse(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, demoMarker)); err != nil {
 		t.Errorf("demo --reset emptied a store in use: %v", err)
+	}
+}
+
+// TestDemo_SampleEHRHoldsPlainReferences: what the test EHR holds of the
+// sample bundles, as an EHR holds its data at rest, has no conditional
+// reference and no urn left: every reference is Type/id of a resource it
+// holds.
+func TestDemo_SampleEHRHoldsPlainReferences(t *testing.T) {
+	srv := ehrtest.New(nil)
+	if _, _, err := srv.LoadDir(filepath.Join(demoSamples, "ehr")); err != nil {
+		t.Fatal(err)
+	}
+	var walk func(at string, v any)
+	walk = func(at string, v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, val := range x {
+				ref, ok := val.(string)
+				if !ok || k != "reference" {
+					walk(at, val)
+					continue
+				}
+				typ, id, ok := strings.Cut(ref, "/")
+				if !ok || strings.ContainsAny(id, "/?:") || srv.Resource(typ, id) == nil {
+					t.Errorf("%s: reference %q is not Type/id of a resource the EHR holds", at, ref)
+				}
+			}
+		case []any:
+			for _, val := range x {
+				walk(at, val)
+			}
+		}
+	}
+	n := 0
+	for _, typ := range []string{"Patient", "Coverage", "Encounter", "Condition", "Procedure", "Organization",
+		"Practitioner"} {
+		for _, id := range srv.IDs(typ) {
+			var r map[string]any
+			if err := json.Unmarshal(srv.Resource(typ, id), &r); err != nil {
+				t.Fatal(err)
+			}
+			walk(typ+"/"+id, r)
+			n++
+		}
+	}
+	if n != 25 {
+		t.Errorf("the test EHR holds %d resources of the sample bundles, want 25", n)
 	}
 }
