@@ -21,7 +21,8 @@ import (
 //   - insurance: the Coverages up to the one claimed, in order, that one
 //     focal; those before it name their adjudicated ClaimResponse;
 //   - careTeam: each line's performer once (the rendering provider, role
-//     primary), with the identifier (NPI) the performer is named by;
+//     primary), by reference: the scrubber reads its NPI from the
+//     Practitioner the server holds;
 //   - diagnosis: the ICD-10-CM codes the lines' ChargeItems give as
 //     reasons, in the billing engine's order;
 //   - item: one per Invoice line, with its sequence, the ChargeItem's
@@ -101,15 +102,9 @@ func (b *Biller) assembleClaim(ctx context.Context, ci *claimInputs) (*claimpb.C
 			if !ok {
 				seq = uint32(len(c.CareTeam) + 1)
 				team[ref] = seq
-				// The NPI an EHR names the provider by stays with it, for
-				// a provider that is not on this server.
-				prov := refTo(ref)
-				if id := ps[0].GetActor().GetIdentifier(); id != nil {
-					prov.Identifier = proto.Clone(id).(*dtpb.Identifier)
-				}
 				c.CareTeam = append(c.CareTeam, &claimpb.Claim_CareTeam{
 					Sequence: &dtpb.PositiveInt{Value: seq},
-					Provider: prov,
+					Provider: refTo(ref),
 					Role:     concept(coding(SystemCareTeamRole, "primary", "Primary provider")),
 				})
 			}

@@ -10,10 +10,11 @@ import (
 	claimpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/claim_go_proto"
 )
 
-// TestScrub_NamedByIdentifier covers what EHR data names by identifier
+// TestScrub_NamedByIdentifier covers what a Claim names by identifier
 // rather than by reference: a Coverage's payor (paid by the insurer when
 // the insurer's Organization carries the identifier) and a rendering
-// provider known only by its NPI, which is not on the server.
+// provider named by its NPI alone (a logical reference), which is not on
+// the server.
 func TestScrub_NamedByIdentifier(t *testing.T) {
 	const (
 		payor = `"payor":[{"reference":"Organization/medicare"}]`
@@ -22,8 +23,7 @@ func TestScrub_NamedByIdentifier(t *testing.T) {
 	)
 	byID := `"payor":[{"type":"Organization","identifier":` + mcr + `}]`
 	insurer := `{"resourceType":"Organization","id":"medicare","identifier":[` + mcr + `]}`
-	npiOnly := `"careTeam":[{"sequence":1,"provider":{` +
-		`"reference":"Practitioner?identifier=http://hl7.org/fhir/sid/us-npi|1497758544","identifier":` + npi + `}}]`
+	npiOnly := `"careTeam":[{"sequence":1,"provider":{"type":"Practitioner","identifier":` + npi + `}}]`
 	for _, c := range []struct {
 		name     string
 		claim    []string // on cleanClaim, old then new

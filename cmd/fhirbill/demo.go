@@ -90,7 +90,7 @@ func (c *demoCmd) Run(ctx context.Context, stdout io.Writer) error {
 		"base_url", a.base, "ehr_base", e.srv.Base(), "data_dir", c.DataDir)
 
 	fmt.Fprintln(stdout, "fhirbill demo: loading the reference data, pulling the test EHR, billing...")
-	run, err := runDemo(ctx, a, e, reference)
+	run, err := runDemo(ctx, stdout, a, e, reference)
 	if err != nil {
 		if ctx.Err() != nil { // Ctrl-C before it served
 			fmt.Fprintln(stdout, "fhirbill demo: stopped")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -63,23 +64,41 @@ type demoVisit struct {
 // runDemo loads the reference data, pulls the EHR (which bills what it
 // pulls), bills each Encounter again to read what billing made (billing
 // again with the same inputs stores nothing), builds the Claims and
-// mints the tokens.
-func runDemo(ctx context.Context, a *app, e *demoEHR, reference []byte) (*demoRun, error) {
+// mints the tokens. The sample data is the demo's own, so a resource the
+// sync skips, or billing that bills nothing, is a bug: the demo fails at
+// once and says why, rather than serving a partial demo. stdout gets
+// what it waits for.
+func runDemo(
+	ctx context.Context,
+	stdout io.Writer,
+	a *app,
+	e *demoEHR,
+	reference []byte,
+) (*demoRun, error) {
 	r := &demoRun{base: a.base, ehrBase: e.srv.Base()}
 	var err error
 	if r.seeded, err = loadSeed(ctx, a.api, reference); err != nil {
 		return nil, fmt.Errorf("sample reference data: %w", err)
 	}
-	if r.sync, err = syncDemo(ctx, a.syncer); err != nil {
+	if r.sync, err = syncDemo(ctx, a.syncer, stdout); err != nil {
+		return nil, err
+	}
+	if err := checkDemoSync(ctx, a, e, r.sync); err != nil {
 		return nil, err
 	}
 
+	lines := 0
 	for _, enc := range e.encounters() {
 		v, err := visitOf(ctx, a, enc)
 		if err != nil {
 			return nil, err
 		}
 		r.visits = append(r.visits, v)
+		lines += len(v.lines.lines)
+	}
+	if lines == 0 {
+		return nil, fmt.Errorf("the demo billed nothing: none of the %d sample visits' Invoices "+
+			"has a line (does the sample reference data price their services?)", len(r.visits))
 	}
 
 	// The patient token is for the patient with the most visits.
@@ -100,14 +119,27 @@ func runDemo(ctx context.Context, a *app, e *demoEHR, reference []byte) (*demoRu
 	return r, nil
 }
 
-// syncDemo pulls the demo's EHR once. A lease left by a demo that was
-// killed mid-sync expires within two minutes; it waits for that.
-func syncDemo(ctx context.Context, s *ehr.Syncer) (*ehr.Summary, error) {
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
+// demoLeaseWait bounds how long the demo waits for the lease of a sync
+// that a demo stopped mid-sync left behind (it expires within two
+// minutes; no other process can hold the demo's store meanwhile).
+const demoLeaseWait = 3 * time.Minute
+
+// syncDemo pulls the demo's EHR once, waiting, at most demoLeaseWait and
+// no longer than ctx, for a lease left behind.
+func syncDemo(ctx context.Context, s *ehr.Syncer, stdout io.Writer) (*ehr.Summary, error) {
+	deadline := time.Now().Add(demoLeaseWait)
+	for waited := false; ; waited = true {
 		sum, err := s.Sync(ctx, demoConnection, nil)
-		if !errors.Is(err, ehr.ErrBusy) || time.Now().After(deadline) {
+		if !errors.Is(err, ehr.ErrBusy) {
 			return sum, err
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("%w: the lease of an earlier sync of the demo's store "+
+				"did not expire in %s", err, demoLeaseWait)
+		}
+		if !waited {
+			fmt.Fprintf(stdout, "fhirbill demo: an earlier demo stopped mid-sync left its lease; "+
+				"waiting up to %s for it to expire (Ctrl-C stops)...\n", demoLeaseWait)
 		}
 		select {
 		case <-ctx.Done():
@@ -115,6 +147,40 @@ func syncDemo(ctx context.Context, s *ehr.Syncer) (*ehr.Summary, error) {
 		case <-time.After(5 * time.Second):
 		}
 	}
+}
+
+// demoSkipsShown bounds the skips a failed demo lists.
+const demoSkipsShown = 20
+
+// checkDemoSync fails when the sync skipped anything, or when one of the
+// sample EHR's Encounters is not in fhirbill's store: every resource of
+// the sample data must arrive, and every visit be billed.
+func checkDemoSync(ctx context.Context, a *app, e *demoEHR, sum *ehr.Summary) error {
+	if n := len(sum.Skipped); n > 0 {
+		var b strings.Builder
+		fmt.Fprintf(&b, "the sync skipped %d of the sample EHR's resources, which are "+
+			"the demo's own data: a bug in testdata/demo or in fhirbill. Skipped:", n)
+		for i, sk := range sum.Skipped {
+			if i == demoSkipsShown {
+				fmt.Fprintf(&b, "\n  ... and %d more", n-i)
+				break
+			}
+			fmt.Fprintf(&b, "\n  %s: %s", sk.Ref, sk.Reason)
+		}
+		return errors.New(b.String())
+	}
+	for _, id := range e.srv.IDs("Encounter") {
+		local := ehr.LocalID(demoConnection, "Encounter", id)
+		_, _, err := a.api.ReadResource(ctx, "Encounter", local)
+		if errors.Is(err, resource.ErrNotFound) || errors.Is(err, resource.ErrDeleted) {
+			return fmt.Errorf("the sample EHR's Encounter/%s is not in fhirbill's store "+
+				"(Encounter/%s) after the sync; run the demo again with --reset", id, local)
+		}
+		if err != nil {
+			return fmt.Errorf("read Encounter/%s: %w", local, err)
+		}
+	}
+	return nil
 }
 
 // visitOf bills the Encounter enc, reads its Invoice, patient and date,

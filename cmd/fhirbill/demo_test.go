@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/fhirbill/fhirbill/fhir/ehr"
+	"github.com/fhirbill/fhirbill/fhir/ehr/ehrtest"
 	"github.com/fhirbill/fhirbill/fhir/resource"
 	"github.com/fhirbill/fhirbill/fhir/store"
 
@@ -112,7 +113,7 @@ func TestDemo(t *testing.T) {
 
 	second, stop := runDemoUntilServing(t, dir)
 	stop()
-	if !strings.Contains(second.out, "stored 0 resources, 24 unchanged") ||
+	if !strings.Contains(second.out, "stored 0 resources, 25 unchanged") ||
 		!strings.Contains(second.out, "stored 0, 23 unchanged") {
 		t.Errorf("the second run stored something:\n%s", second.out)
 	}
@@ -153,15 +154,30 @@ func runDemoUntilServing(t *testing.T, dir string) (*demoPrinted, func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &syncBuffer{}
-	done := make(chan error, 1)
+	// finished is closed once the demo has returned, with its error in
+	// demoErr: whoever waits for it (the loop below, then stop) sees it,
+	// however often.
+	var demoErr error
+	var early bool // it stopped before serving, and the test said so
+	finished := make(chan struct{})
 	go func() {
-		done <- run(ctx, []string{"demo", "--listen", "127.0.0.1:0", "--data-dir", dir,
+		defer close(finished)
+		demoErr = run(ctx, []string{"demo", "--listen", "127.0.0.1:0", "--data-dir", dir,
 			"--samples", demoSamples}, out, io.Discard)
 	}()
 	stop := sync.OnceFunc(func() {
 		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("demo returned %v", err)
+		select {
+		case <-finished:
+		case <-time.After(time.Minute): // a bound on a hang, not a timing check
+			t.Errorf("demo did not return after Ctrl-C:\n%s", out.String())
+			return
+		}
+		if early {
+			return
+		}
+		if demoErr != nil {
+			t.Errorf("demo returned %v", demoErr)
 		}
 		if !strings.Contains(out.String(), "fhirbill demo: stopped") {
 			t.Errorf("demo did not say it stopped:\n%s", out.String())
@@ -172,10 +188,10 @@ func runDemoUntilServing(t *testing.T, dir string) (*demoPrinted, func()) {
 	deadline := time.After(3 * time.Minute)
 	for !strings.Contains(out.String(), "Serving until Ctrl-C.") {
 		select {
-		case err := <-done:
-			t.Fatalf("demo stopped early: %v\n%s", err, out.String())
+		case <-finished:
+			early = true
+			t.Fatalf("demo stopped early: %v\n%s", demoErr, out.String())
 		case <-deadline:
-			cancel()
 			t.Fatalf("demo did not start serving in time:\n%s", out.String())
 		case <-time.After(50 * time.Millisecond):
 		}
@@ -271,6 +287,7 @@ func checkDemoAnswers(t *testing.T, p *demoPrinted) {
 				Resource struct {
 					ResourceType, Status string
 					Insurer              struct{ Reference string }
+					CareTeam             []struct{ Provider json.RawMessage }
 				}
 			}
 		}
@@ -286,6 +303,12 @@ func checkDemoAnswers(t *testing.T, p *demoPrinted) {
 			if c.ResourceType != "Claim" || c.Status != "active" || c.Insurer.Reference != insurer {
 				t.Errorf("%s: got a %s (%s) to %s, want active Claims to %s", u, c.ResourceType, c.Status,
 					c.Insurer.Reference, insurer)
+			}
+			for _, m := range c.CareTeam {
+				checkDemoRenderingProvider(t, p, m.Provider)
+			}
+			if len(c.CareTeam) == 0 {
+				t.Errorf("%s: a Claim without careTeam", u)
 			}
 		}
 	}
@@ -310,6 +333,45 @@ func checkDemoAnswers(t *testing.T, p *demoPrinted) {
 	}
 	if status, _ := demoGet(t, p.invoices[0], ""); status != http.StatusUnauthorized {
 		t.Errorf("GET %s without a token: got %d, want 401", p.invoices[0], status)
+	}
+}
+
+// checkDemoRenderingProvider checks a Claim's careTeam provider: a plain
+// reference to the doctor of the sample EHR, pulled into fhirbill (a
+// local id, not a URL at the test EHR, whose port changes every run),
+// who carries the NPI the claim edits checked.
+func checkDemoRenderingProvider(t *testing.T, p *demoPrinted, provider json.RawMessage) {
+	t.Helper()
+	var ref struct {
+		Reference  string
+		Identifier json.RawMessage
+	}
+	if err := json.Unmarshal(provider, &ref); err != nil {
+		t.Fatal(err)
+	}
+	want := "Practitioner/" + ehr.LocalID(demoConnection, "Practitioner", "pr-exemplar")
+	if ref.Reference != want || ref.Identifier != nil {
+		t.Errorf("careTeam provider %s, want only the reference %s", provider, want)
+		return
+	}
+	status, body := demoGet(t, p.base+"/"+ref.Reference, p.staff)
+	var dr struct {
+		Identifier []struct{ System, Value string }
+		Meta       struct{ Source string }
+	}
+	if status != http.StatusOK || json.Unmarshal(body, &dr) != nil {
+		t.Errorf("GET %s: got %d %.300s, want 200 and the Practitioner", ref.Reference, status, body)
+		return
+	}
+	npi := ""
+	for _, id := range dr.Identifier {
+		if id.System == "http://hl7.org/fhir/sid/us-npi" {
+			npi = id.Value
+		}
+	}
+	if npi != "1497758544" || dr.Meta.Source != "urn:fhirbill:ehr:"+demoConnection {
+		t.Errorf("%s: NPI %q, meta.source %q; want clinic.json's 1497758544, pulled from the test EHR",
+			ref.Reference, npi, dr.Meta.Source)
 	}
 }
 
@@ -381,5 +443,151 @@ func TestDemo_ResetRefusedWhileInUse(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, demoMarker)); err != nil {
 		t.Errorf("demo --reset emptied a store in use: %v", err)
+	}
+}
+
+// TestDemo_FailsFast: the sample data is the demo's own, so a resource
+// the sync skips, or billing that bills nothing, is a bug the demo
+// reports at once, with the reasons, instead of serving a partial demo
+// (or waiting for one). A sample bundle the test EHR cannot load as a
+// FHIR server would (a conditional reference that matches nothing it
+// holds yet) stops it before anything starts.
+func TestDemo_FailsFast(t *testing.T) {
+	if os.Getenv("MONGODB_URI") != "" {
+		t.Setenv("MONGODB_URI", "") // the demo runs on the embedded store only
+	}
+	for _, c := range []struct {
+		name    string
+		file    string // of the samples, changed by edit
+		edit    func(t *testing.T, b map[string]any)
+		wantErr []string
+	}{
+		{name: "SkippedEncounter", file: "ehr/eamon.json",
+			edit: func(t *testing.T, b map[string]any) { demoEntry(t, b, "Encounter")["status"] = "bogus" },
+			wantErr: []string{"the sync skipped 1 of the sample EHR's resources",
+				"Encounter/enc-eamon-20250520: refused by fhirbill"}},
+		{name: "NothingPriced", file: "reference.json",
+			edit: func(t *testing.T, b map[string]any) {
+				var kept []any
+				for _, e := range b["entry"].([]any) {
+					r := e.(map[string]any)["resource"].(map[string]any)
+					if r["resourceType"] != "ChargeItemDefinition" {
+						kept = append(kept, e)
+					}
+				}
+				b["entry"] = kept
+			},
+			wantErr: []string{"the demo billed nothing"}},
+		{name: "ConditionalReference", file: "ehr/ada.json",
+			edit: func(t *testing.T, b map[string]any) {
+				enc := demoEntry(t, b, "Encounter")
+				p := enc["participant"].([]any)[0].(map[string]any)["individual"].(map[string]any)
+				// ada.json loads before clinic.json, which holds the doctor.
+				p["reference"] = "Practitioner?identifier=http://hl7.org/fhir/sid/us-npi|1497758544"
+			},
+			wantErr: []string{"sample EHR bundles: ada.json: ",
+				"Encounter.participant[0].individual: the conditional reference matches no Practitioner"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			samples := copyDemoSamples(t)
+			path := filepath.Join(samples, c.file)
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b map[string]any
+			if err := json.Unmarshal(data, &b); err != nil {
+				t.Fatal(err)
+			}
+			c.edit(t, b)
+			if data, err = json.Marshal(b); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+
+			out := &syncBuffer{}
+			err = run(t.Context(), []string{"demo", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(),
+				"--samples", samples}, out, io.Discard)
+			t.Logf("the demo failed with: %v", err)
+			for _, want := range c.wantErr {
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("demo: %v, want an error with %q\n%s", err, want, out.String())
+				}
+			}
+			if strings.Contains(out.String(), "Serving until Ctrl-C.") {
+				t.Errorf("the demo served:\n%s", out.String())
+			}
+		})
+	}
+}
+
+// demoEntry returns the first resource of typ in Bundle b.
+func demoEntry(t *testing.T, b map[string]any, typ string) map[string]any {
+	t.Helper()
+	for _, e := range b["entry"].([]any) {
+		if r := e.(map[string]any)["resource"].(map[string]any); r["resourceType"] == typ {
+			return r
+		}
+	}
+	t.Fatalf("no %s in the Bundle", typ)
+	return nil
+}
+
+// copyDemoSamples copies the sample data to a directory of the test's.
+func copyDemoSamples(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(demoSamples)); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestDemo_SampleEHRHoldsPlainReferences: what the test EHR holds of the
+// sample bundles, as an EHR holds its data at rest, has no conditional
+// reference and no urn left: every reference is Type/id of a resource it
+// holds.
+func TestDemo_SampleEHRHoldsPlainReferences(t *testing.T) {
+	srv := ehrtest.New(nil)
+	if _, _, err := srv.LoadDir(filepath.Join(demoSamples, "ehr")); err != nil {
+		t.Fatal(err)
+	}
+	var walk func(at string, v any)
+	walk = func(at string, v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, val := range x {
+				ref, ok := val.(string)
+				if !ok || k != "reference" {
+					walk(at, val)
+					continue
+				}
+				typ, id, ok := strings.Cut(ref, "/")
+				if !ok || strings.ContainsAny(id, "/?:") || srv.Resource(typ, id) == nil {
+					t.Errorf("%s: reference %q is not Type/id of a resource the EHR holds", at, ref)
+				}
+			}
+		case []any:
+			for _, val := range x {
+				walk(at, val)
+			}
+		}
+	}
+	n := 0
+	for _, typ := range []string{"Patient", "Coverage", "Encounter", "Condition", "Procedure", "Organization",
+		"Practitioner"} {
+		for _, id := range srv.IDs(typ) {
+			var r map[string]any
+			if err := json.Unmarshal(srv.Resource(typ, id), &r); err != nil {
+				t.Fatal(err)
+			}
+			walk(typ+"/"+id, r)
+			n++
+		}
+	}
+	if n != 25 {
+		t.Errorf("the test EHR holds %d resources of the sample bundles, want 25", n)
 	}
 }

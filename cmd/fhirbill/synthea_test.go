@@ -165,7 +165,8 @@ func reportAndVersions(t *testing.T, cfg store.Config) (*billingReport, map[stri
 	}
 	versions := map[string]string{}
 	for _, typ := range []string{"Encounter", "Condition", "Procedure", "Patient", "Coverage", "Organization",
-		"Invoice", "ChargeItem", "Account", "ConceptMap", "ChargeItemDefinition", "InsurancePlan"} {
+		"Practitioner", "Invoice", "ChargeItem", "Account", "ConceptMap", "ChargeItemDefinition",
+		"InsurancePlan"} {
 		rs, err := env.api.SearchResources(t.Context(), typ, nil)
 		if err != nil {
 			t.Fatal(err)

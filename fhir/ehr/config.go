@@ -12,9 +12,12 @@ import (
 	"time"
 )
 
-// DefaultScopes are the scopes asked for when a connection names none.
+// DefaultScopes are the scopes asked for when a connection names none:
+// read access to every type a sync pulls. An EHR may grant fewer; what
+// it then refuses is skipped and reported.
 const DefaultScopes = "system/Encounter.read system/Condition.read system/Procedure.read " +
-	"system/Patient.read system/Coverage.read system/Organization.read system/Location.read"
+	"system/Patient.read system/Coverage.read system/Organization.read system/Location.read " +
+	"system/Practitioner.read"
 
 // Connection is one connected EHR.
 type Connection struct {
@@ -25,7 +28,8 @@ type Connection struct {
 	Base string
 	// ClientID is fhirbill's client id registered at the EHR.
 	ClientID string
-	// Scopes is the space-separated scope string asked for.
+	// Scopes is the space-separated scope string asked for
+	// ([DefaultScopes] when empty).
 	Scopes string
 	// TokenURL, when set, is used instead of the token endpoint that
 	// discovery finds.

@@ -12,13 +12,21 @@ import (
 	"github.com/fhirbill/fhirbill/fhir/resource"
 )
 
-// pulledTypes are the resource types a sync pulls. A reference to one of
-// them becomes a local reference; a reference to another type (a
-// Practitioner, an Organization) becomes an absolute URL at the EHR.
+// pulledTypes are the resource types a sync pulls for each Encounter: a
+// reference to one of them always becomes a local reference.
 var pulledTypes = map[string]bool{
 	"Encounter": true, "Condition": true, "Procedure": true, "Patient": true, "Coverage": true,
-	"Organization": true, "Location": true,
 }
+
+// linkedTypes are the types a sync pulls because billing reads them: the
+// Organizations (billing provider, payers), Locations (place of service)
+// and Practitioners (rendering providers) that the Encounters, Coverages
+// and Procedures name. A reference to one becomes local when the run got
+// that resource from the EHR; otherwise (the EHR refused the search, say
+// for a narrower grant, or did not return it) it stays where the resource
+// is: an absolute URL at the EHR. A reference to any other type is such
+// a URL.
+var linkedTypes = map[string]bool{"Organization": true, "Location": true, "Practitioner": true}
 
 // idEncoding writes derived ids: lower-case base32, valid FHIR ids.
 var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
@@ -46,9 +54,10 @@ func (p *pulled) ref() string { return p.typ + "/" + p.ehrID }
 // convert turns a resource as the EHR sent it into the one fhirbill
 // stores: the derived id, the EHR's id kept as an identifier, meta.source
 // naming the connection, the EHR's version and time dropped (fhirbill
-// stamps its own), references rewritten. It then validates it like any
-// write; a *resource.Error says why it is refused.
-func (c *Connection) convert(raw json.RawMessage) (*pulled, error) {
+// stamps its own), references rewritten (got holds the resources of
+// linkedTypes the run has, "Type/id" at the EHR). It then validates it
+// like any write; a *resource.Error says why it is refused.
+func (c *Connection) convert(raw json.RawMessage, got map[string]bool) (*pulled, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber() // keep decimals' digits
 	var m map[string]any
@@ -73,7 +82,7 @@ func (c *Connection) convert(raw json.RawMessage) (*pulled, error) {
 	meta["source"] = c.Source()
 	m["meta"] = meta
 	c.keepIdentity(m, ehrID)
-	c.rewriteRefs(m)
+	c.rewriteRefs(m, got)
 
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -102,33 +111,33 @@ func (c *Connection) keepIdentity(m map[string]any, ehrID string) {
 }
 
 // rewriteRefs rewrites every Reference.reference: Type/id (relative, or
-// absolute under the base) of a pulled type becomes Type/[LocalID]; of
-// another type, the absolute URL at the EHR. Contained (#id), urn and
-// foreign references stay as they are.
-func (c *Connection) rewriteRefs(v any) {
+// absolute under the base) of a pulled type, or of a linked type the run
+// got, becomes Type/[LocalID]; of another type, the absolute URL at the
+// EHR. Contained (#id), urn and foreign references stay as they are.
+func (c *Connection) rewriteRefs(v any, got map[string]bool) {
 	switch x := v.(type) {
 	case map[string]any:
 		for k, val := range x {
 			if s, ok := val.(string); ok && k == "reference" {
-				x[k] = c.localRef(s)
+				x[k] = c.localRef(s, got)
 				continue
 			}
-			c.rewriteRefs(val)
+			c.rewriteRefs(val, got)
 		}
 	case []any:
 		for _, val := range x {
-			c.rewriteRefs(val)
+			c.rewriteRefs(val, got)
 		}
 	}
 }
 
-func (c *Connection) localRef(ref string) string {
+func (c *Connection) localRef(ref string, got map[string]bool) string {
 	rel := strings.TrimPrefix(ref, c.Base+"/")
 	typ, id, ok := splitRef(rel)
 	if !ok || (rel == ref && strings.Contains(ref, ":")) {
 		return ref
 	}
-	if pulledTypes[typ] {
+	if pulledTypes[typ] || (linkedTypes[typ] && got[typ+"/"+id]) {
 		return typ + "/" + LocalID(c.Name, typ, id)
 	}
 	return c.Base + "/" + typ + "/" + id

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -31,8 +32,8 @@ func TestSync_RetryAfterHonoured(t *testing.T) {
 	if gap := reqs[1].At.Sub(reqs[0].At); gap < time.Second {
 		t.Errorf("retried %v after a 429 with Retry-After: 1", gap)
 	}
-	if sum.Pulled["Encounter"] != 12 || sum.Created != 12*3+3 {
-		t.Errorf("pulled %v, created %d; want 12 Encounters and 39 resources", sum.Pulled, sum.Created)
+	if sum.Pulled["Encounter"] != 12 || sum.Created != 12*3+4 {
+		t.Errorf("pulled %v, created %d; want 12 Encounters and 40 resources", sum.Pulled, sum.Created)
 	}
 
 	// 500s are retried with backoff; the second sync then finds nothing new.
@@ -142,6 +143,11 @@ func bodies(t *testing.T, l *local, typ string) map[string]string {
 	return out
 }
 
+// TestSync_NarrowerScopeSkipsAndReports: an EHR that grants neither
+// Procedure.read nor Practitioner.read answers those searches 403; each
+// is reported as a skip, and the Encounters' references to their doctor
+// stay absolute URLs at the EHR, where the Practitioner is, while the
+// clinic, pulled, is named by its local id.
 func TestSync_NarrowerScopeSkipsAndReports(t *testing.T) {
 	srv, conn := newEHR(t, "narrow", "system/Encounter.read", "system/Condition.read",
 		"system/Patient.read", "system/Coverage.read", "system/Organization.read")
@@ -153,14 +159,30 @@ func TestSync_NarrowerScopeSkipsAndReports(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := s.Tokens("narrow").Scope(); strings.Contains(got, "Procedure") {
-		t.Errorf("granted scope %q includes Procedure", got)
+	got := s.Tokens("narrow").Scope()
+	if strings.Contains(got, "Procedure") || strings.Contains(got, "Practitioner") {
+		t.Errorf("granted scope %q includes Procedure or Practitioner", got)
 	}
-	if sum.Pulled["Encounter"] != 3 || sum.Pulled["Procedure"] != 0 {
+	if sum.Pulled["Encounter"] != 3 || sum.Pulled["Procedure"] != 0 || sum.Pulled["Practitioner"] != 0 {
 		t.Errorf("pulled %v", sum.Pulled)
 	}
-	if n := sum.SkipReasons()["the EHR answered 403 Forbidden"]; n != 1 || len(sum.Skipped) != 1 {
-		t.Errorf("skips %v: want the Procedure search reported as a 403", sum.Skipped)
+	var refs []string
+	for _, sk := range sum.Skipped {
+		if sk.Reason == "the EHR answered 403 Forbidden" {
+			refs = append(refs, sk.Ref)
+		}
+	}
+	if want := []string{"Procedure?encounter (3 ids)", "Practitioner?_id (1 ids)"}; !slices.Equal(refs, want) ||
+		len(sum.Skipped) != len(want) {
+		t.Errorf("skips %v: want the Procedure and Practitioner searches reported as 403s", sum.Skipped)
+	}
+
+	enc := encounterRefs(t, l, "narrow", "p1-enc-000")
+	if want := srv.Base() + "/Practitioner/dr-1"; enc.individual != want {
+		t.Errorf("Encounter.participant[0].individual %q, want the EHR's %s", enc.individual, want)
+	}
+	if want := "Organization/" + ehr.LocalID("narrow", "Organization", "org-p1"); enc.serviceProvider != want {
+		t.Errorf("Encounter.serviceProvider %q, want %s", enc.serviceProvider, want)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
@@ -111,9 +112,10 @@ func newSyncer(t *testing.T, l *local, conn *ehr.Connection, bill ehr.BillFunc, 
 	return s
 }
 
-// addVisits adds a Patient with a Coverage, a clinic (Organization) and
-// n finished Encounters there, each with a Condition and a Procedure, to
-// the EHR: 3n+3 resources.
+// addVisits adds a Patient with a Coverage, a clinic (Organization), its
+// doctor (Practitioner dr-1, shared by every patient) and n finished
+// Encounters there, each with a Condition and a Procedure, to the EHR:
+// 3n+4 resources.
 func addVisits(t *testing.T, srv *ehrtest.Server, patient string, n int) {
 	t.Helper()
 	put := func(format string, args ...any) {
@@ -123,6 +125,8 @@ func addVisits(t *testing.T, srv *ehrtest.Server, patient string, n int) {
 	}
 	put(`{"resourceType":"Patient","id":%q,"gender":"female","birthDate":"1970-01-01"}`, patient)
 	put(`{"resourceType":"Organization","id":"org-%s","name":"Clinic"}`, patient)
+	put(`{"resourceType":"Practitioner","id":"dr-1","name":[{"family":"One"}],
+		"identifier":[{"system":"http://hl7.org/fhir/sid/us-npi","value":"1497758544"}]}`)
 	put(`{"resourceType":"Coverage","id":"cov-%s","status":"active","beneficiary":{"reference":"Patient/%s"},
 		"payor":[{"display":"Medicare"}]}`, patient, patient)
 	for i := range n {
@@ -161,4 +165,33 @@ func (b *logBuffer) String() string {
 
 func (b *logBuffer) logger() *slog.Logger {
 	return slog.New(slog.NewJSONHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// pulledEncounter is what the tests read of a pulled Encounter.
+type pulledEncounter struct {
+	individual, serviceProvider string
+}
+
+// encounterRefs reads the Encounter that connection name pulled from the
+// EHR's Encounter/ehrID: the references of its first participant and of
+// its serviceProvider.
+func encounterRefs(t *testing.T, l *local, name, ehrID string) pulledEncounter {
+	t.Helper()
+	r, _, err := l.API.ReadResource(t.Context(), "Encounter", ehr.LocalID(name, "Encounter", ehrID))
+	if err != nil {
+		t.Fatalf("read the Encounter pulled from Encounter/%s: %v", ehrID, err)
+	}
+	b, err := r.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e struct {
+		Participant     []struct{ Individual struct{ Reference string } }
+		ServiceProvider struct{ Reference string }
+	}
+	if err := json.Unmarshal(b, &e); err != nil || len(e.Participant) == 0 {
+		t.Fatalf("Encounter/%s: %v, %d participants", ehrID, err, len(e.Participant))
+	}
+	return pulledEncounter{individual: e.Participant[0].Individual.Reference,
+		serviceProvider: e.ServiceProvider.Reference}
 }

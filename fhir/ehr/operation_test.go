@@ -36,7 +36,7 @@ func TestOperation_SyncOverHTTP(t *testing.T) {
 	for _, p := range out.Parameter {
 		got[p.Name] = p.ValueInteger
 	}
-	if resp.StatusCode != http.StatusOK || out.ResourceType != "Parameters" || got["pulled"] != 4*3+3 || got["created"] != 15 {
+	if resp.StatusCode != http.StatusOK || out.ResourceType != "Parameters" || got["pulled"] != 4*3+4 || got["created"] != 16 {
 		t.Errorf("$ehr-sync: %d %s %v", resp.StatusCode, out.ResourceType, got)
 	}
 

@@ -29,7 +29,8 @@ type run struct {
 	lease, holder string
 	wm            watermark
 	sum           *Summary
-	fetched       map[string]bool // Patients, Organizations, Locations asked for in this run
+	fetched       map[string]bool // Patients and linkedTypes asked for in this run, "Type/id"
+	got           map[string]bool // linkedTypes the EHR returned in this run, "Type/id"
 	progress      func(Summary)
 }
 
@@ -261,19 +262,20 @@ func (r *run) store(ctx context.Context, encs []entry) error {
 	}
 	r.missing(all, "Patient", patIDs)
 
-	// The billing provider and payers (Organization) and the place of
-	// service (Location) that billing reads.
-	orgIDs, locIDs := r.providers(all)
-	for _, q := range []struct {
-		typ string
-		ids []string
-	}{{"Organization", orgIDs}, {"Location", locIDs}} {
-		got, err := r.related(ctx, q.typ, "_id", "", q.ids)
+	// What billing reads besides: the billing provider and payers
+	// (Organization), the place of service (Location) and the rendering
+	// providers (Practitioner).
+	linked := r.linked(all)
+	for _, typ := range []string{"Organization", "Location", "Practitioner"} {
+		got, err := r.related(ctx, typ, "_id", "", linked[typ])
 		if err != nil {
 			return err
 		}
+		for _, e := range got {
+			r.got[typ+"/"+e.id] = true
+		}
 		all = append(all, got...)
-		r.missing(got, q.typ, q.ids)
+		r.missing(got, typ, linked[typ])
 	}
 
 	var items []*pulled
@@ -285,7 +287,7 @@ func (r *run) store(ctx context.Context, encs []entry) error {
 		}
 		seen[key] = true
 		r.sum.Pulled[e.typ]++
-		p, err := r.conn.convert(e.raw)
+		p, err := r.conn.convert(e.raw, r.got)
 		if err != nil {
 			r.skip(key, reason(err))
 			continue
@@ -317,43 +319,70 @@ func (r *run) missing(all []entry, typ string, asked []string) {
 	}
 }
 
-// providers returns the Organizations (Encounter.serviceProvider,
-// Coverage.payor) and Locations (Encounter.location) that entries name
-// and this run has not fetched yet.
-func (r *run) providers(entries []entry) (orgs, locs []string) {
-	add := func(ref, want string, out *[]string) {
+// linked returns, by type, the ids of the resources of linkedTypes that
+// entries name and this run has not asked for yet: Organizations
+// (Encounter.serviceProvider, Coverage.payor), Locations
+// (Encounter.location) and Practitioners (Encounter.participant.individual,
+// Procedure.performer.actor: billing's rendering providers).
+func (r *run) linked(entries []entry) map[string][]string {
+	out := map[string][]string{}
+	add := func(ref, want string) {
 		typ, id, ok := splitRef(strings.TrimPrefix(ref, r.conn.Base+"/"))
 		if ok && typ == want && !r.fetched[typ+"/"+id] {
 			r.fetched[typ+"/"+id] = true
-			*out = append(*out, id)
+			out[typ] = append(out[typ], id)
 		}
+	}
+	type reference struct {
+		Reference string `json:"reference"`
 	}
 	for _, e := range entries {
-		var head struct {
-			ServiceProvider struct {
-				Reference string `json:"reference"`
-			} `json:"serviceProvider"`
-			Location []struct {
-				Location struct {
-					Reference string `json:"reference"`
+		switch e.typ {
+		case "Encounter":
+			var enc struct {
+				ServiceProvider reference `json:"serviceProvider"`
+				Location        []struct {
+					Location reference `json:"location"`
 				} `json:"location"`
-			} `json:"location"`
-			Payor []struct {
-				Reference string `json:"reference"`
-			} `json:"payor"`
-		}
-		if e.typ != "Encounter" && e.typ != "Coverage" || json.Unmarshal(e.raw, &head) != nil {
-			continue
-		}
-		add(head.ServiceProvider.Reference, "Organization", &orgs)
-		for _, p := range head.Payor {
-			add(p.Reference, "Organization", &orgs)
-		}
-		for _, l := range head.Location {
-			add(l.Location.Reference, "Location", &locs)
+				Participant []struct {
+					Individual reference `json:"individual"`
+				} `json:"participant"`
+			}
+			if json.Unmarshal(e.raw, &enc) != nil {
+				continue
+			}
+			add(enc.ServiceProvider.Reference, "Organization")
+			for _, l := range enc.Location {
+				add(l.Location.Reference, "Location")
+			}
+			for _, p := range enc.Participant {
+				add(p.Individual.Reference, "Practitioner")
+			}
+		case "Coverage":
+			var cov struct {
+				Payor []reference `json:"payor"`
+			}
+			if json.Unmarshal(e.raw, &cov) != nil {
+				continue
+			}
+			for _, p := range cov.Payor {
+				add(p.Reference, "Organization")
+			}
+		case "Procedure":
+			var proc struct {
+				Performer []struct {
+					Actor reference `json:"actor"`
+				} `json:"performer"`
+			}
+			if json.Unmarshal(e.raw, &proc) != nil {
+				continue
+			}
+			for _, p := range proc.Performer {
+				add(p.Actor.Reference, "Practitioner")
+			}
 		}
 	}
-	return orgs, locs
+	return out
 }
 
 // commit stores items as one group; when that fails, one by one, so

@@ -123,7 +123,8 @@ func (s *Syncer) Tokens(name string) *TokenSource { return s.tokens[name] }
 
 // Sync runs one pass of the named connection: every Encounter updated at
 // the EHR since its watermark, with its Conditions and Procedures, its
-// Patient and their Coverage. progress, when not nil, is called after
+// Patient and their Coverage, and the Organizations, Locations and
+// Practitioners (rendering providers) billing reads. progress, when not nil, is called after
 // each page. The summary is returned with the error, too: what was
 // stored before a failure stays stored, and the next sync resumes there.
 // It fails with [ErrBusy] when the lease is held elsewhere.
@@ -152,6 +153,7 @@ func (s *Syncer) Sync(ctx context.Context, name string, progress func(Summary)) 
 		s: s, conn: conn, tokens: s.tokens[name], lease: lease, holder: holder,
 		sum:      &Summary{Connection: name, Pulled: map[string]int{}},
 		fetched:  map[string]bool{},
+		got:      map[string]bool{},
 		progress: progress,
 	}
 	start := s.now()

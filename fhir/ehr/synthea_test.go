@@ -79,7 +79,7 @@ func TestSync_Synthea(t *testing.T) {
 	for _, sk := range first.Skipped {
 		skipped[sk.Ref] = true
 	}
-	for _, typ := range []string{"Encounter", "Condition", "Procedure", "Patient"} {
+	for _, typ := range []string{"Encounter", "Condition", "Procedure", "Patient", "Practitioner"} {
 		stored := 0
 		for _, id := range srv.IDs(typ) {
 			_, _, err := l.API.ReadResource(t.Context(), typ, ehr.LocalID("synthea", typ, id))

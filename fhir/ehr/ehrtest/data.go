@@ -71,10 +71,17 @@ func (s *Server) put(m map[string]any) error {
 
 // LoadBundle adds the resources of a transaction or collection Bundle,
 // as Synthea writes them: ids from the resources, or from urn:uuid
-// fullUrls, and every reference to a fullUrl rewritten to Type/id. A
-// Bundle with ExplanationOfBenefits and no Coverage (Synthea's) also gets
-// the Coverages its claims imply, payer and period by date of service
-// (see deriveCoverages). It returns how many resources it added.
+// fullUrls, and every reference to a fullUrl rewritten to Type/id. In a
+// transaction, a conditional reference (Type?identifier=system|value) is
+// resolved as a FHIR server processing the transaction resolves it
+// (https://hl7.org/fhir/R4/http.html#trules): to the one resource of that
+// type, held by the EHR or in the Bundle, with that identifier. One that
+// matches none or several, searches by anything but identifier, or sits
+// in a Bundle other than a transaction refuses the whole Bundle: nothing
+// of it is added. A Bundle with ExplanationOfBenefits and no Coverage
+// (Synthea's) also gets the Coverages its claims imply, payer and period
+// by date of service (see deriveCoverages). It returns how many resources
+// it added.
 func (s *Server) LoadBundle(data []byte) (int, error) {
 	b, err := decode(data)
 	if err != nil {
@@ -96,21 +103,33 @@ func (s *Server) LoadBundle(data []byte) (int, error) {
 			id = strings.TrimPrefix(full, "urn:uuid:")
 			r["id"] = id
 		}
+		if typ == "" || id == "" {
+			return 0, errors.New("ehrtest: a resource needs resourceType and id")
+		}
 		if full != "" {
 			refs[full] = typ + "/" + id
 		}
 		res = append(res, r)
 	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	br := &bundleRefs{fullURLs: refs, transaction: b["type"] == "transaction", held: s.data,
+		bundle: res, resolved: map[string]string{}}
+	if s.url != "" {
+		br.base = s.url + "/fhir/"
+	}
 	hasCoverage := false
 	for _, r := range res {
-		rewrite(r, refs)
-		hasCoverage = hasCoverage || r["resourceType"] == "Coverage"
+		typ := r["resourceType"].(string)
+		if err := br.rewrite(r, typ); err != nil {
+			return 0, fmt.Errorf("ehrtest: %s/%s: %w", typ, r["id"], err)
+		}
+		hasCoverage = hasCoverage || typ == "Coverage"
 	}
 	if !hasCoverage {
 		res = append(res, deriveCoverages(res)...)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	for _, r := range res {
 		if err := s.put(r); err != nil {
 			return 0, err
@@ -170,25 +189,6 @@ func (s *Server) Resource(typ, id string) []byte {
 	}
 	b, _ := json.Marshal(r.body)
 	return b
-}
-
-func rewrite(v any, refs map[string]string) {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, val := range x {
-			if s, ok := val.(string); ok && k == "reference" {
-				if local, ok := refs[s]; ok {
-					x[k] = local
-				}
-				continue
-			}
-			rewrite(val, refs)
-		}
-	case []any:
-		for _, val := range x {
-			rewrite(val, refs)
-		}
-	}
 }
 
 func decode(data []byte) (map[string]any, error) {

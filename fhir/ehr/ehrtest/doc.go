@@ -5,7 +5,11 @@
 // (https://hl7.org/fhir/smart-app-launch/backend-services.html): it
 // verifies each client assertion's signature against the client's
 // registered public key, its exp, aud, iss and sub, and refuses a replayed
-// jti. Its searches page and filter on _lastUpdated. Bundles without
+// jti. Its searches page and filter on _lastUpdated. It holds its data as
+// an EHR holds it at rest: a Bundle it loads has its urn:uuid references
+// rewritten to Type/id, and a transaction's conditional references
+// (Practitioner?identifier=...) resolved to the one resource they match,
+// or the Bundle is refused ([Server.LoadBundle]). Bundles without
 // Coverage (Synthea writes none) get Coverages derived from their claims'
 // contained ones: payer (by identifier, [SystemSyntheaPayer]) and period,
 // so that a patient's payer follows the date of service. It can be told to
