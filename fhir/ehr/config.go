@@ -70,7 +70,7 @@ type fileConnection struct {
 	PageSize int               `json:"page_size"`
 }
 
-// TODO(issue 4): connections as FHIR Endpoint resources (the issue's "and/or"); only the file is read today.
+// TODO(#4): connections as FHIR Endpoint resources (the issue's "and/or"); only the file is read today.
 
 // LoadConnections reads the connections file: JSON of the form
 //

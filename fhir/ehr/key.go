@@ -7,16 +7,15 @@ import (
 	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
 
-	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/fhirbill/fhirbill/fhir/smart"
 )
 
 // Key is the private key a connection signs its client assertions with:
@@ -35,45 +34,22 @@ type Key struct {
 var errKey = errors.New("private key: want an RSA (2048 bits or more) or EC P-384 private key, as PEM or a JWK")
 
 // ParseKey reads a private key from PEM (PKCS #8, PKCS #1 or SEC 1) or a
-// JWK. kid, when not empty, names the key; else the JWK's kid, else its
-// RFC 7638 thumbprint.
+// JWK, as the server's own signing key is read. kid, when not empty, names
+// the key; else the JWK's kid, else its RFC 7638 thumbprint.
 func ParseKey(data []byte, kid string) (*Key, error) {
-	data = bytes.TrimSpace(data)
-	var (
-		raw any
-		err error
-	)
-	switch {
-	case bytes.HasPrefix(data, []byte("{")):
-		var jwk jwkset.JWK
-		jwk, err = jwkset.NewJWKFromRawJSON(data, jwkset.JWKMarshalOptions{Private: true}, jwkset.JWKValidateOptions{})
-		if err != nil {
-			return nil, errKey
+	signer, err := smart.ParsePrivateKey(data)
+	if err != nil {
+		return nil, errKey
+	}
+	if kid == "" && bytes.HasPrefix(bytes.TrimSpace(data), []byte("{")) {
+		var jwk struct {
+			KID string `json:"kid"`
 		}
-		raw = jwk.Key()
-		if kid == "" {
-			kid = jwk.Marshal().KID
-		}
-	default:
-		block, _ := pem.Decode(data)
-		if block == nil {
-			return nil, errKey
-		}
-		switch block.Type {
-		case "PRIVATE KEY":
-			raw, err = x509.ParsePKCS8PrivateKey(block.Bytes)
-		case "RSA PRIVATE KEY":
-			raw, err = x509.ParsePKCS1PrivateKey(block.Bytes)
-		case "EC PRIVATE KEY":
-			raw, err = x509.ParseECPrivateKey(block.Bytes)
-		default:
-			return nil, errKey
-		}
-		if err != nil {
-			return nil, errKey
+		if json.Unmarshal(data, &jwk) == nil {
+			kid = jwk.KID
 		}
 	}
-	return NewKey(raw, kid)
+	return NewKey(signer, kid)
 }
 
 // NewKey wraps a private key (*rsa.PrivateKey or *ecdsa.PrivateKey on

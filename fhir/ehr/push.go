@@ -42,10 +42,10 @@ func BillPushed(bill BillFunc, logger *slog.Logger) rest.CommitHook {
 				continue
 			}
 			if err != nil {
-				logger.WarnContext(ctx, "pushed encounter not billed", "encounter", rec.ID, "err", err)
+				logger.WarnContext(ctx, "pushed encounter not billed", "encounter_id", rec.ID, "err", err)
 				continue
 			}
-			logger.InfoContext(ctx, "pushed encounter billed", "encounter", rec.ID)
+			logger.InfoContext(ctx, "pushed encounter billed", "encounter_id", rec.ID)
 		}
 	}
 }
