@@ -3,7 +3,6 @@ package billing
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"strconv"
 	"strings"
 	"time"
 
@@ -166,31 +165,8 @@ func dayOf(dt *dtpb.DateTime) (day, bool) {
 	if dt == nil {
 		return time.Time{}, false
 	}
-	t := time.UnixMicro(dt.GetValueUs()).In(zone(dt.GetTimezone()))
+	t := time.UnixMicro(dt.GetValueUs()).In(resource.Zone(dt.GetTimezone()))
 	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC), true
-}
-
-// zone reads a jsonformat time zone: "Z", "UTC", "+05:30" or an IANA name.
-func zone(tz string) *time.Location {
-	switch tz {
-	case "", "Z", "UTC":
-		return time.UTC
-	}
-	if len(tz) == 6 && (tz[0] == '+' || tz[0] == '-') && tz[3] == ':' {
-		h, err1 := strconv.Atoi(tz[1:3])
-		m, err2 := strconv.Atoi(tz[4:6])
-		if err1 == nil && err2 == nil {
-			off := h*3600 + m*60
-			if tz[0] == '-' {
-				off = -off
-			}
-			return time.FixedZone(tz, off)
-		}
-	}
-	if loc, err := time.LoadLocation(tz); err == nil {
-		return loc
-	}
-	return time.UTC
 }
 
 // covers reports whether period p (absent bounds open) includes d.
@@ -232,7 +208,7 @@ func readableID(s string, max int, prefix string) string {
 
 // dateDay returns the calendar date of a FHIR date.
 func dateDay(d *dtpb.Date) day {
-	t := time.UnixMicro(d.GetValueUs()).In(zone(d.GetTimezone()))
+	t := time.UnixMicro(d.GetValueUs()).In(resource.Zone(d.GetTimezone()))
 	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
 }
 

@@ -138,16 +138,16 @@ func checkMessage(m protoreflect.Message, path string) error {
 // checkYear refuses a date, dateTime or instant before the year 0001, in
 // the time zone it was written in.
 func checkYear(us int64, tz, path string) error {
-	if time.UnixMicro(us).In(zone(tz)).Year() >= 1 {
+	if time.UnixMicro(us).In(Zone(tz)).Year() >= 1 {
 		return nil
 	}
 	return Errorf(http.StatusBadRequest, IssueInvalid, path,
 		"the year 0000 is not a valid FHIR date: years run from 0001")
 }
 
-// zone returns the location of a jsonformat time zone: "Z", "UTC", an
-// offset such as "+01:00", or a location name.
-func zone(tz string) *time.Location {
+// Zone returns the location of a jsonformat time zone: "Z", "UTC", an
+// offset such as "+01:00", or a location name; UTC for one it cannot load.
+func Zone(tz string) *time.Location {
 	switch tz {
 	case "", "Z", "UTC":
 		return time.UTC
@@ -198,8 +198,8 @@ func checkPeriod(p *dtpb.Period, path string) error {
 
 // endsBeforeStart reports whether end is certainly before start.
 func endsBeforeStart(start, end *dtpb.DateTime) bool {
-	ts := time.UnixMicro(start.GetValueUs()).In(zone(start.GetTimezone()))
-	te := time.UnixMicro(end.GetValueUs()).In(zone(end.GetTimezone()))
+	ts := time.UnixMicro(start.GetValueUs()).In(Zone(start.GetTimezone()))
+	te := time.UnixMicro(end.GetValueUs()).In(Zone(end.GetTimezone()))
 	ps, pe := start.GetPrecision(), end.GetPrecision()
 	if ps >= dtpb.DateTime_SECOND && pe >= dtpb.DateTime_SECOND {
 		return te.Before(ts)
