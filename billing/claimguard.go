@@ -2,6 +2,7 @@ package billing
 
 import (
 	"bytes"
+	"context"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -99,4 +100,40 @@ func sameBesidesMeta(old, next *resource.Resource) (bool, error) {
 		}
 	}
 	return bytes.Equal(out[0], out[1]), nil
+}
+
+// CheckClaimResponseCreate vets a client's create of a ClaimResponse. A
+// payer's adjudication (outcome complete or partial) of a Claim that
+// fhirbill's claim operations stored is refused with 422, naming
+// Claim/[id]/$remit: there it is checked against the Claim and applied to
+// the Invoice in one commit, while stored on its own it would change no
+// Invoice, an answer accepted and then lost. A ClaimResponse at the id
+// fhirbill gives a Claim's answer is refused with 409, as its updates are
+// ([CheckClaimResponseWrite]). Any other ClaimResponse is stored as sent.
+func (b *Biller) CheckClaimResponseCreate(ctx context.Context, r *resource.Resource) error {
+	cr, ok := r.Proto().(*crpb.ClaimResponse)
+	if !ok {
+		return nil
+	}
+	claim := refID(cr.GetRequest(), "Claim")
+	switch {
+	case claim == "":
+		return nil
+	case responseID(claim) == cr.GetId().GetValue():
+		return conflict("ClaimResponse", "ClaimResponse/%s is where fhirbill keeps the answer to Claim/%s, "+
+			"written only by $submit and Claim/%s/$remit, where a payer posts its adjudication",
+			cr.GetId().GetValue(), claim, claim)
+	case !adjudicated(cr):
+		return nil
+	}
+	s, err := b.readStored(ctx, "Claim", claim)
+	if err != nil || s.res == nil {
+		return err
+	}
+	if c, ok := s.res.Proto().(*claimpb.Claim); !ok || !operationClaim(c) {
+		return nil
+	}
+	return unprocessable("ClaimResponse.request", "Claim/%s was submitted by fhirbill: post the payer's "+
+		"adjudication to Claim/%s/$remit, which applies it to the patient's Invoice; stored on its own it "+
+		"would change nothing", claim, claim)
 }

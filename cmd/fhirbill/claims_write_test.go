@@ -75,3 +75,59 @@ func refused(t *testing.T, srv *resttest.Server, method, path string, body []byt
 		t.Errorf("%s %s: %s, want the refusal to name %s", method, path, res.Body, expression)
 	}
 }
+
+// TestClaimResponseCreate_GoesToRemit: a payer's adjudication of a Claim
+// fhirbill submitted, created as a plain ClaimResponse (POST, PUT at a
+// new id, or in a transaction), is refused with 422 naming
+// ClaimResponse.request and $remit, and stores nothing: accepted, it would
+// have changed no Invoice. The same answer posted to $remit then applies.
+// An answer not adjudicated (queued), and one to a client's own Claim,
+// are stored as sent.
+func TestClaimResponseCreate_GoesToRemit(t *testing.T) {
+	srv := billedVisit(t)
+	claimOf(t, srv, "e1", nil)
+	claim := mustDo(t, srv, 200, "GET", "/Claim/e1-claim-cov1", nil).Body
+	mustDo(t, srv, 200, "POST", "/Claim/$submit", claim)
+	invoice := mustDo(t, srv, 200, "GET", "/Invoice/e1-patient", nil).Body
+	answer, err := os.ReadFile("../../testdata/billing/remittance.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	toRemit := func(method, path string, body []byte) {
+		t.Helper()
+		res := mustDo(t, srv, 422, method, path, body)
+		if !bytes.Contains(res.Body, []byte(`"expression":["ClaimResponse.request"]`)) ||
+			!bytes.Contains(res.Body, []byte("Claim/e1-claim-cov1/$remit")) {
+			t.Errorf("%s %s: %s, want a refusal naming ClaimResponse.request and $remit", method, path, res.Body)
+		}
+	}
+	toRemit("POST", "/ClaimResponse", answer)
+	withID := bytes.Replace(answer, []byte(`"resourceType": "ClaimResponse",`),
+		[]byte(`"resourceType": "ClaimResponse", "id": "payer-icn-123",`), 1)
+	toRemit("PUT", "/ClaimResponse/payer-icn-123", withID)
+	tx := `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":` + string(answer) +
+		`,"request":{"method":"POST","url":"ClaimResponse"}}]}`
+	mustDo(t, srv, 422, "POST", "/", []byte(tx))
+
+	if got := mustDo(t, srv, 200, "GET", "/Invoice/e1-patient", nil).Body; !bytes.Equal(got, invoice) {
+		t.Errorf("a refused ClaimResponse changed the Invoice:\n%s", got)
+	}
+	// Only the queued answer $submit stored.
+	if res := mustDo(t, srv, 200, "GET", "/ClaimResponse?_summary=count", nil); !bytes.Contains(res.Body, []byte(`"total":1`)) {
+		t.Errorf("ClaimResponses after the refusals: %s, want 1", res.Body)
+	}
+
+	queued := bytes.Replace(answer, []byte(`"outcome": "complete"`), []byte(`"outcome": "queued"`), 1)
+	mustDo(t, srv, 201, "POST", "/ClaimResponse", queued)
+	own := bytes.Replace(answer, []byte(`"Claim/e1-claim-cov1"`), []byte(`"Claim/mine"`), 1)
+	mustDo(t, srv, 201, "POST", "/ClaimResponse", own)
+
+	// The refusals stored no version: the payer's decision is version 2,
+	// over the estimate $bill stored as version 1.
+	inv := remit(t, srv, string(answer))
+	if inv["id"] != "e1-patient" || field(inv, "meta", "versionId") != "2" {
+		t.Errorf("$remit after the refusals: Invoice/%v version %v, want e1-patient version 2",
+			inv["id"], field(inv, "meta", "versionId"))
+	}
+}

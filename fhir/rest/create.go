@@ -68,7 +68,7 @@ func (s *Server) planCreate(ctx context.Context, typ string, body []byte, ifNone
 // planNew plans version 1 of a resource with the given id, made by method
 // (POST, or PUT for a conditional update that matched nothing).
 func (s *Server) planNew(ctx context.Context, typ, id string, body []byte, method string) (*plan, error) {
-	rec, _, err := s.buildRecord(typ, id, body, 1, s.clock())
+	rec, r, err := s.buildRecord(typ, id, body, 1, s.clock())
 	if err != nil {
 		return nil, err
 	}
@@ -77,6 +77,9 @@ func (s *Server) planNew(ctx context.Context, typ, id string, body []byte, metho
 		in = InteractionUpdate // an update that creates
 	}
 	if err := s.writeAllowed(ctx, in, rec); err != nil {
+		return nil, err
+	}
+	if err := s.checkCreate(ctx, typ, r); err != nil {
 		return nil, err
 	}
 	rec.Method = method

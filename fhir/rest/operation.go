@@ -312,6 +312,30 @@ func (s *Server) RegisterWriteCheck(typ string, check WriteCheck) {
 	s.checks[typ] = check
 }
 
+// CreateCheck vets a client's create of a resource (POST, or a PUT or
+// conditional update that makes it). It returns a *resource.Error to
+// refuse it. Another package owns the rules, such as billing's for a
+// payer's answer to a Claim it submitted, which goes to $remit.
+type CreateCheck func(ctx context.Context, r *resource.Resource) error
+
+// RegisterCreateCheck makes check vet every create of typ by clients, in
+// every interaction, as [Server.RegisterWriteCheck] does for updates and
+// deletes. It panics on a second check for typ, a wiring error.
+func (s *Server) RegisterCreateCheck(typ string, check CreateCheck) {
+	if _, dup := s.createChecks[typ]; dup {
+		panic("rest: a create check for " + typ + " registered twice")
+	}
+	s.createChecks[typ] = check
+}
+
+// checkCreate runs the create check of typ, if any, on r.
+func (s *Server) checkCreate(ctx context.Context, typ string, r *resource.Resource) error {
+	if check := s.createChecks[typ]; check != nil {
+		return check(ctx, r)
+	}
+	return nil
+}
+
 // checkWrite runs the write check of typ, if any, on a change of the
 // current record cur (nil or deleted: nothing to vet).
 func (s *Server) checkWrite(typ string, cur *store.Record, next *resource.Resource) error {

@@ -76,11 +76,13 @@ type Server struct {
 	started time.Time
 	ops     map[string]*Operation
 	checks  map[string]WriteCheck
-	echo    *echo.Echo
-	prefix  string              // path of the base URL
-	allowed map[string][]string // route path → the methods it serves, for Allow
-	auth    Authorizer
-	secJSON []byte
+	// createChecks vet clients' creates by type.
+	createChecks map[string]CreateCheck
+	echo         *echo.Echo
+	prefix       string              // path of the base URL
+	allowed      map[string][]string // route path → the methods it serves, for Allow
+	auth         Authorizer
+	secJSON      []byte
 
 	onCommit []CommitHook
 }
@@ -92,16 +94,17 @@ func New(st Store, reg *search.Registry, cfg Config) (*Server, error) {
 		return nil, &configError{"base URL must be absolute, e.g. http://localhost:8080/fhir"}
 	}
 	s := &Server{
-		store:   st,
-		reg:     reg,
-		base:    strings.TrimSuffix(cfg.Base, "/"),
-		maxBody: cfg.MaxBody,
-		maxEnts: cfg.MaxEntries,
-		logger:  cfg.Logger,
-		now:     cfg.Now,
-		version: cfg.Version,
-		ops:     make(map[string]*Operation),
-		checks:  make(map[string]WriteCheck),
+		store:        st,
+		reg:          reg,
+		base:         strings.TrimSuffix(cfg.Base, "/"),
+		maxBody:      cfg.MaxBody,
+		maxEnts:      cfg.MaxEntries,
+		logger:       cfg.Logger,
+		now:          cfg.Now,
+		version:      cfg.Version,
+		ops:          make(map[string]*Operation),
+		checks:       make(map[string]WriteCheck),
+		createChecks: make(map[string]CreateCheck),
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = 16 << 20

@@ -150,12 +150,15 @@ func (s *Server) planUpdate(ctx context.Context, typ, id string, body []byte, if
 	if unchanged(r, cur) {
 		return &plan{status: http.StatusOK, rec: cur}, nil
 	}
-	if err := s.checkWrite(typ, cur, r); err != nil {
-		return nil, err
-	}
 	status := http.StatusOK
 	if cur == nil || cur.Deleted {
 		status = http.StatusCreated
+		err = s.checkCreate(ctx, typ, r)
+	} else {
+		err = s.checkWrite(typ, cur, r)
+	}
+	if err != nil {
+		return nil, err
 	}
 	p := &plan{write: &store.Write{Record: rec, Prev: prev}, status: status, rec: rec, ifMatch: ifMatch != ""}
 	p.retry = func(ctx context.Context) (*plan, error) { return s.planUpdate(ctx, typ, id, body, "", requireID) }
