@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strconv"
 	"testing"
+
+	"github.com/fhirbill/fhirbill/fhir/store/storetest"
 )
 
 // TestImportPFS_SaysWhatItLoaded: import pfs prints the year, the rows of
@@ -17,9 +19,14 @@ func TestImportPFS_SaysWhatItLoaded(t *testing.T) {
 	if _, err := os.Stat(cmsDir); err != nil {
 		t.Skipf("the CMS 2025 fee schedule files are not in %s (../shared/testdata is absent)", cmsDir)
 	}
+	// On MONGODB_URI, a database of the test's own, dropped when it ends.
+	cfg := storetest.Config(t)
+	args := []string{"import", "pfs", "--year", "2025", "--dir", cmsDir, "--data-dir", t.TempDir()}
+	if cfg.URI != "" {
+		args = append(args, "--mongodb-uri", cfg.URI, "--database", cfg.Database)
+	}
 	var out bytes.Buffer
-	err := run(t.Context(), []string{"import", "pfs", "--year", "2025", "--dir", cmsDir, "--data-dir", t.TempDir()},
-		&out, io.Discard)
+	err := run(t.Context(), args, &out, io.Discard)
 	if err != nil {
 		t.Fatalf("import pfs: %v", err)
 	}

@@ -16,6 +16,9 @@ func TestServe_BillsPushedEncounter(t *testing.T) {
 	if _, err := os.Stat(cmsDir); err != nil {
 		t.Skipf("the CMS 2025 fee schedule files are not in %s (../shared/testdata is absent)", cmsDir)
 	}
+	// serve runs on the embedded store in dir (startServe), so the fee
+	// schedule goes there too, never to a MONGODB_URI's database.
+	t.Setenv("MONGODB_URI", "")
 	dir := t.TempDir()
 	if err := run(t.Context(), []string{"import", "pfs", "--year", "2025", "--dir", cmsDir, "--data-dir", dir}, io.Discard, io.Discard); err != nil {
 		t.Fatalf("import pfs: %v", err)
