@@ -44,10 +44,6 @@ type Biller struct {
 	log       *slog.Logger
 }
 
-// maxAttempts bounds how often [Biller.Bill] and [Biller.SetInvoiceStatus]
-// compute again after losing a race on a version (resource.ErrConflict).
-const maxAttempts = 5
-
 // NewBiller returns a Biller. It panics when cfg.Records is nil, a wiring
 // error found at start-up.
 func NewBiller(cfg Config) *Biller {
@@ -112,7 +108,8 @@ type Unbilled struct {
 // balanced one is returned unchanged with a note; a cancelled one is
 // followed by a new revision. When another writer changes a resource read
 // meanwhile (two encounters of one plan year billed at once), Bill computes
-// everything again, up to 5 times.
+// everything again, with growing random pauses, for up to 10 s; after
+// that it is a 409.
 //
 // Client errors are *resource.Error: 404 when the Encounter does not
 // exist, 422 when it is not finished or lacks what billing needs, 400 when
@@ -121,47 +118,29 @@ func (b *Biller) Bill(ctx context.Context, encounterID string) (*Result, error) 
 	if !resource.ValidID(encounterID) {
 		return nil, badRequest("Encounter.id", "the Encounter id is not a valid FHIR id")
 	}
-	for attempt := 1; ; attempt++ {
-		res, err := b.billOnce(ctx, encounterID)
-		if err == nil {
-			b.log.InfoContext(ctx, "encounter billed",
-				slog.String("encounter_id", encounterID),
-				slog.String("invoice_id", res.Invoice.ID()),
-				slog.Int("line_count", len(res.ChargeItems)-len(res.NotBilled)),
-				slog.Int("not_billed_count", len(res.NotBilled)),
-				slog.Bool("changed", res.Changed),
-				slog.Int("attempts", attempt))
-			return res, nil
-		}
-		if !errors.Is(err, resource.ErrConflict) {
-			return nil, err
-		}
-		b.log.DebugContext(ctx, "billing lost a race, computing again",
-			slog.String("encounter_id", encounterID), slog.Int("attempt", attempt))
-		if attempt == maxAttempts {
-			return nil, &resource.Error{Status: statusConflict, Err: err, Issues: []resource.Issue{{
-				Severity: resource.SeverityError, Code: resource.IssueConflict,
-				Expression:  []string{"Encounter"},
-				Diagnostics: "the billing inputs of this Encounter kept changing while it was billed; try again",
-			}}}
-		}
-		if err := pause(ctx, attempt); err != nil {
-			return nil, err
-		}
+	res, attempts, err := retryConflicts(ctx, func() (*Result, error) {
+		return b.billOnce(ctx, encounterID)
+	})
+	if errors.Is(err, resource.ErrConflict) {
+		b.log.DebugContext(ctx, "billing kept losing races",
+			slog.String("encounter_id", encounterID), slog.Int("attempts", attempts))
+		return nil, &resource.Error{Status: statusConflict, Err: err, Issues: []resource.Issue{{
+			Severity: resource.SeverityError, Code: resource.IssueConflict,
+			Expression:  []string{"Encounter"},
+			Diagnostics: "the billing inputs of this Encounter kept changing while it was billed; try again",
+		}}}
 	}
-}
-
-// pause waits a little longer after each lost race, so that writers racing
-// for one Account spread out.
-func pause(ctx context.Context, attempt int) error {
-	t := time.NewTimer(time.Duration(attempt) * 2 * time.Millisecond)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
+	if err != nil {
+		return nil, err
 	}
+	b.log.InfoContext(ctx, "encounter billed",
+		slog.String("encounter_id", encounterID),
+		slog.String("invoice_id", res.Invoice.ID()),
+		slog.Int("line_count", len(res.ChargeItems)-len(res.NotBilled)),
+		slog.Int("not_billed_count", len(res.NotBilled)),
+		slog.Bool("changed", res.Changed),
+		slog.Int("attempts", attempts))
+	return res, nil
 }
 
 // billOnce runs one attempt of Bill over one snapshot of the inputs.

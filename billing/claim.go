@@ -61,23 +61,18 @@ func (b *Biller) BuildClaim(ctx context.Context, encounterID, coverageID string)
 	if !resource.ValidID(encounterID) {
 		return nil, badRequest("Encounter.id", "the Encounter id is not a valid FHIR id")
 	}
-	for attempt := 1; ; attempt++ {
-		res, err := b.claimOnce(ctx, encounterID, coverageID)
-		if err == nil {
-			b.log.InfoContext(ctx, "claim built",
-				slog.String("encounter_id", encounterID),
-				slog.String("claim_id", res.Claim.ID()),
-				slog.Int("edit_count", len(res.Edits)),
-				slog.Bool("changed", res.Changed))
-			return res, nil
-		}
-		if !errors.Is(err, resource.ErrConflict) || attempt == maxAttempts {
-			return nil, err
-		}
-		if err := pause(ctx, attempt); err != nil {
-			return nil, err
-		}
+	res, _, err := retryConflicts(ctx, func() (*ClaimResult, error) {
+		return b.claimOnce(ctx, encounterID, coverageID)
+	})
+	if err != nil {
+		return nil, err
 	}
+	b.log.InfoContext(ctx, "claim built",
+		slog.String("encounter_id", encounterID),
+		slog.String("claim_id", res.Claim.ID()),
+		slog.Int("edit_count", len(res.Edits)),
+		slog.Bool("changed", res.Changed))
+	return res, nil
 }
 
 // claimInputs is what building one Claim reads.

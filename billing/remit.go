@@ -2,7 +2,6 @@ package billing
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 
@@ -82,22 +81,17 @@ func (b *Biller) Remit(ctx context.Context, claimID string, r *resource.Resource
 	if err := adjudicationShape(cr); err != nil {
 		return nil, err
 	}
-	for attempt := 1; ; attempt++ {
-		res, err := b.remitOnce(ctx, cr, claimID)
-		if err == nil {
-			b.log.InfoContext(ctx, "remittance applied",
-				slog.String("claim_id", claimID),
-				slog.String("invoice_id", res.Invoice.ID()),
-				slog.Bool("changed", res.Changed))
-			return res, nil
-		}
-		if !errors.Is(err, resource.ErrConflict) || attempt == maxAttempts {
-			return nil, err
-		}
-		if err := pause(ctx, attempt); err != nil {
-			return nil, err
-		}
+	res, _, err := retryConflicts(ctx, func() (*RemitResult, error) {
+		return b.remitOnce(ctx, cr, claimID)
+	})
+	if err != nil {
+		return nil, err
 	}
+	b.log.InfoContext(ctx, "remittance applied",
+		slog.String("claim_id", claimID),
+		slog.String("invoice_id", res.Invoice.ID()),
+		slog.Bool("changed", res.Changed))
+	return res, nil
 }
 
 func (b *Biller) remitOnce(ctx context.Context, sent *crpb.ClaimResponse, claimID string) (*RemitResult, error) {

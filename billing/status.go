@@ -53,20 +53,15 @@ func (b *Biller) SetInvoiceStatus(ctx context.Context, invoiceID, status, reason
 	if !ok {
 		return nil, badRequest("status", "an Invoice's status can be set to issued, balanced or cancelled")
 	}
-	for attempt := 1; ; attempt++ {
-		r, err := b.setStatus(ctx, invoiceID, want, reason)
-		if err == nil {
-			b.log.InfoContext(ctx, "invoice status set",
-				slog.String("invoice_id", invoiceID), slog.String("status", status))
-			return r, nil
-		}
-		if !errors.Is(err, resource.ErrConflict) || attempt == maxAttempts {
-			return nil, err
-		}
-		if err := pause(ctx, attempt); err != nil {
-			return nil, err
-		}
+	r, _, err := retryConflicts(ctx, func() (*resource.Resource, error) {
+		return b.setStatus(ctx, invoiceID, want, reason)
+	})
+	if err != nil {
+		return nil, err
 	}
+	b.log.InfoContext(ctx, "invoice status set",
+		slog.String("invoice_id", invoiceID), slog.String("status", status))
+	return r, nil
 }
 
 func (b *Biller) setStatus(

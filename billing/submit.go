@@ -2,7 +2,6 @@ package billing
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -58,21 +57,16 @@ func (b *Biller) Submit(ctx context.Context, r *resource.Resource) (*resource.Re
 			"not preauthorizations or predeterminations")
 	}
 
-	for attempt := 1; ; attempt++ {
-		cr, err := b.submitOnce(ctx, c)
-		if err == nil {
-			b.log.InfoContext(ctx, "claim submitted",
-				slog.String("claim_response_id", cr.ID()),
-				slog.String("outcome", codeString(cr.Proto().(*crpb.ClaimResponse).GetOutcome().GetValue().String())))
-			return cr, nil
-		}
-		if !errors.Is(err, resource.ErrConflict) || attempt == maxAttempts {
-			return nil, err
-		}
-		if err := pause(ctx, attempt); err != nil {
-			return nil, err
-		}
+	cr, _, err := retryConflicts(ctx, func() (*resource.Resource, error) {
+		return b.submitOnce(ctx, c)
+	})
+	if err != nil {
+		return nil, err
 	}
+	b.log.InfoContext(ctx, "claim submitted",
+		slog.String("claim_response_id", cr.ID()),
+		slog.String("outcome", codeString(cr.Proto().(*crpb.ClaimResponse).GetOutcome().GetValue().String())))
+	return cr, nil
 }
 
 func (b *Biller) submitOnce(ctx context.Context, sent *claimpb.Claim) (*resource.Resource, error) {
