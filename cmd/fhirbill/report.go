@@ -152,8 +152,9 @@ func buildReport(ctx context.Context, api *rest.Server) (*billingReport, error) 
 		rep.Finished++
 		inv := in.invoices[enc.id]
 		if inv == nil {
-			rep.Unbilled = append(rep.Unbilled, unbilledEncounter{ID: enc.id,
-				Reasons: []string{"no Invoice: never billed, or billing refused the Encounter (see the sync summary)"}})
+			rep.Unbilled = append(rep.Unbilled, unbilledEncounter{ID: enc.id, Reasons: []string{
+				"no Invoice: never billed, or billing refused the Encounter " +
+					"(see the sync summary, or the log for a push)"}})
 			continue
 		}
 		rep.Invoices++

@@ -2,13 +2,18 @@ package ehr_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/fhirbill/fhirbill/fhir/ehr"
+	"github.com/fhirbill/fhirbill/fhir/resource"
+	"github.com/fhirbill/fhirbill/fhir/store"
 )
 
 func TestPush_TransactionStoredAndBilled(t *testing.T) {
@@ -82,5 +87,70 @@ func TestPush_TransactionStoredAndBilled(t *testing.T) {
 	resp2.Body.Close()
 	if resp2.StatusCode != http.StatusCreated || len(bills.billed()) != 1 {
 		t.Errorf("in-progress Encounter: status %d, billed %v", resp2.StatusCode, bills.billed())
+	}
+}
+
+// TestBillPushed_OutlivesTheClient: the write of a finished Encounter
+// stands once stored, so its billing must not stop when the client hangs
+// up. The hook is given the context of a request already cancelled; the
+// biller sees a live context that still carries the request's values
+// (the client's access, which billing on arrival is held to).
+func TestBillPushed_OutlivesTheClient(t *testing.T) {
+	type key struct{}
+	ctx, cancel := context.WithCancel(context.WithValue(t.Context(), key{}, "client"))
+	cancel()
+	var got []string
+	hook := ehr.BillPushed(func(ctx context.Context, id string) error {
+		if err := ctx.Err(); err != nil {
+			got = append(got, id+": "+err.Error())
+			return err
+		}
+		got = append(got, id+": "+fmt.Sprint(ctx.Value(key{})))
+		return nil
+	}, nil)
+
+	hook(ctx, []*store.Record{{Type: "Encounter", ID: "e1", Version: 1, Body: []byte(`{"status":"finished"}`)}})
+	if want := []string{"e1: client"}; !slices.Equal(got, want) {
+		t.Errorf("billed %q, want %q", got, want)
+	}
+}
+
+// TestBillPushed_FailureLoggedWithElement: a pushed Encounter billing
+// refuses is stored all the same (201), and the log names the Encounter,
+// the status and the element to fix, as the 422 of $bill does, without
+// the error hiding in free text.
+func TestBillPushed_FailureLoggedWithElement(t *testing.T) {
+	var logs logBuffer
+	refuse := func(context.Context, string) error {
+		return resource.Errorf(422, "business-rule", "Coverage.costToBeneficiary[1].valueMoney",
+			"Coverage/cov1: a copaypct is a percentage (valueQuantity), not an amount")
+	}
+	l := newLocal(t, nil, ehr.BillPushed(refuse, logs.logger()))
+	enc := `{"resourceType":"Encounter","id":"e1","status":"finished",
+		"class":{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"AMB"}}`
+	req, _ := http.NewRequest("PUT", l.Base+"/Encounter/e1", strings.NewReader(enc))
+	req.Header.Set("Content-Type", "application/fhir+json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("PUT Encounter/e1: got %d, want 201: the write stands", resp.StatusCode)
+	}
+
+	var line map[string]any
+	for _, s := range strings.Split(logs.String(), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(s), &m) == nil && m["msg"] == "pushed encounter not billed" {
+			line = m
+		}
+	}
+	want := map[string]any{"level": "WARN", "encounter_id": "e1", "status": float64(422),
+		"expression": "Coverage.costToBeneficiary[1].valueMoney"}
+	for k, v := range want {
+		if line[k] != v {
+			t.Errorf("log %s = %v, want %v (line %v)", k, line[k], v, line)
+		}
 	}
 }
