@@ -40,7 +40,9 @@
 //   - cost sharing ([ApplyCostSharing]) from Coverage.costToBeneficiary,
 //     or, for a Coverage that states none, from the payer's plan (an
 //     InsurancePlan owned by the payer: its first plan's generalCost and
-//     specificCost, in the same coverage-copay-type codes), with the plan
+//     specificCost, in the same coverage-copay-type codes; a term in a
+//     form billing would have to guess at, or stated twice with different
+//     values, is a 422 naming it), with the plan
 //     year's deductible and out-of-pocket totals kept in an accumulator
 //     Account (one [ExtAccumulator] entry per Invoice).
 //   - assembly: the ChargeItems, one Invoice for the patient and the

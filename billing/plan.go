@@ -97,14 +97,16 @@ func planBenefits(p *ippb.InsurancePlan, currency string) (Benefits, error) {
 	pl := p.GetPlan()[0]
 	var terms []costTerm
 	for i, gc := range pl.GetGeneralCost() {
+		entry := fmt.Sprintf("InsurancePlan.plan[0].generalCost[%d]", i)
 		terms = append(terms, costTerm{typ: gc.GetType(), money: gc.GetCost(),
-			expr: fmt.Sprintf("InsurancePlan.plan[0].generalCost[%d].cost", i)})
+			entry: entry, expr: entry + ".cost"})
 	}
 	for i, sc := range pl.GetSpecificCost() {
 		for j, bn := range sc.GetBenefit() {
 			for k, c := range bn.GetCost() {
+				entry := fmt.Sprintf("InsurancePlan.plan[0].specificCost[%d].benefit[%d].cost[%d]", i, j, k)
 				terms = append(terms, costTerm{typ: c.GetType(), qty: fullQuantity(c.GetValue()),
-					expr: fmt.Sprintf("InsurancePlan.plan[0].specificCost[%d].benefit[%d].cost[%d].value", i, j, k)})
+					entry: entry, expr: entry + ".value"})
 			}
 		}
 	}
