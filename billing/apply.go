@@ -62,8 +62,16 @@ func (b *Biller) Apply(ctx context.Context, definition, chargeItem *resource.Res
 		return nil, unprocessable("ChargeItemDefinition.effectivePeriod",
 			"%s is not in effect on the ChargeItem's date", definitionName(d))
 	}
-	mods := modifierCodes(modifiersOf(ci.GetExtension(), ci.GetCode().GetExtension()))
-	if dm := modifierCodes(modifiersOf(d.GetExtension(), d.GetCode().GetExtension())); !subset(dm, mods) {
+	cm, err := readModifiers("ChargeItem/"+ci.GetId().GetValue(),
+		extAt{"ChargeItem", ci.GetExtension()}, extAt{"ChargeItem.code", ci.GetCode().GetExtension()})
+	if err != nil {
+		return nil, err
+	}
+	dm, err := definitionModifiers(d)
+	if err != nil {
+		return nil, err
+	}
+	if mods := modifierCodes(cm); !subset(modifierCodes(dm), mods) {
 		return nil, unprocessable("ChargeItem.extension",
 			"%s prices the code with modifiers the ChargeItem does not have", definitionName(d))
 	}

@@ -101,7 +101,12 @@ func (b *Biller) capture(ctx context.Context, in *inputs) ([]*line, error) {
 			continue
 		}
 		l := &line{procedure: p, source: "Procedure/" + p.GetId().GetValue()}
-		l.modifiers = modifiersOf(p.GetExtension(), p.GetCode().GetExtension())
+		mods, err := readModifiers(l.source,
+			extAt{"Procedure", p.GetExtension()}, extAt{"Procedure.code", p.GetCode().GetExtension()})
+		if err != nil {
+			return nil, err
+		}
+		l.modifiers = mods
 		if err := t.billingCode(ctx, l, []*dtpb.CodeableConcept{p.GetCode()}); err != nil {
 			return nil, err
 		}
@@ -156,11 +161,19 @@ func (b *Biller) visitLine(
 	}
 
 	l := &line{visit: true, source: "visit", date: in.dos, performer: performer}
-	exts := [][]*dtpb.Extension{in.enc.GetExtension()}
-	for _, cc := range ccs {
-		exts = append(exts, cc.GetExtension())
+	exts := []extAt{{"Encounter", in.enc.GetExtension()}}
+	for i, cc := range ccs {
+		path := fmt.Sprintf("Encounter.type[%d]", i)
+		if len(in.enc.GetType()) == 0 {
+			path = "Encounter.serviceType"
+		}
+		exts = append(exts, extAt{path, cc.GetExtension()})
 	}
-	l.modifiers = modifiersOf(exts...)
+	mods, err := readModifiers("Encounter/"+in.encID, exts...)
+	if err != nil {
+		return nil, err
+	}
+	l.modifiers = mods
 	l.occurrence = &cipb.ChargeItem_OccurrenceX{Choice: &cipb.ChargeItem_OccurrenceX_DateTime{
 		DateTime: proto.Clone(in.enc.GetPeriod().GetStart()).(*dtpb.DateTime)}}
 	if err := t.billingCode(ctx, l, ccs); err != nil {

@@ -13,7 +13,8 @@
 //     the stored ConceptMaps ([Biller.Translate]). Diagnoses come from
 //     Encounter.diagnosis in rank order, then billing-role ones, then the
 //     Encounter's other Conditions, each coded in ICD-10-CM the same way.
-//     Modifiers travel in the [ExtModifier] extension. A Condition or
+//     Modifiers travel in the [ExtModifier] extension, a valueCoding; one
+//     of another type is a 422 naming it, never dropped. A Condition or
 //     Procedure of another patient is never billed: the Encounter is
 //     refused (422 naming the element) until the record is corrected.
 //   - gross charge: the provider's price list, ChargeItemDefinitions with a

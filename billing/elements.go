@@ -3,6 +3,7 @@ package billing
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"strings"
 	"time"
 
@@ -127,6 +128,56 @@ func modifiersOf(lists ...[]*dtpb.Extension) []*dtpb.Coding {
 		}
 	}
 	return out
+}
+
+// extAt is the extensions of one element that may carry modifiers, and
+// the element's path ("Procedure.code").
+type extAt struct {
+	path string
+	exts []*dtpb.Extension
+}
+
+// readModifiers is [modifiersOf] for what a client sent: a modifier
+// extension whose value is not a Coding with a code (a valueCode "26",
+// say) is a 422 naming it, since billing would otherwise price the
+// service as if it had no modifier (the global service for a
+// professional component). name names the resource in the detail.
+func readModifiers(name string, at ...extAt) ([]*dtpb.Coding, error) {
+	lists := make([][]*dtpb.Extension, len(at))
+	for i, a := range at {
+		for j, e := range a.exts {
+			if e.GetUrl().GetValue() != ExtModifier {
+				continue
+			}
+			expr := fmt.Sprintf("%s.extension[%d]", a.path, j)
+			c := e.GetValue().GetCoding()
+			switch {
+			case c == nil && e.GetValue().GetChoice() != nil:
+				expr += "." + valueName(e.GetValue())
+			case c != nil:
+				expr += ".valueCoding.code"
+			}
+			if strings.TrimSpace(c.GetCode().GetValue()) == "" {
+				return nil, unprocessable(expr, "%s has a modifier extension (%s) without a valueCoding "+
+					"that has a code: billing cannot tell how the modifier changes the service",
+					name, ExtModifier)
+			}
+		}
+		lists[i] = a.exts
+	}
+	return modifiersOf(lists...), nil
+}
+
+// valueName is the JSON name of the type an extension's value has:
+// "valueCode", "valueCoding". The datatypes' message names are the FHIR
+// type names.
+func valueName(v *dtpb.Extension_ValueX) string {
+	m := v.ProtoReflect()
+	f := m.WhichOneof(m.Descriptor().Oneofs().ByName("choice"))
+	if f == nil || f.Message() == nil {
+		return "value"
+	}
+	return "value" + string(f.Message().Name())
 }
 
 // modifierCodes returns the upper-case codes of mods.

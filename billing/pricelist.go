@@ -78,6 +78,13 @@ func selectForProvider(
 	return selectDefinition(shared, mods, d)
 }
 
+// definitionModifiers reads the modifiers a definition prices (on it or
+// its code), a 422 when one cannot be read (see [readModifiers]).
+func definitionModifiers(d *cidpb.ChargeItemDefinition) ([]*dtpb.Coding, error) {
+	return readModifiers(definitionName(d), extAt{"ChargeItemDefinition", d.GetExtension()},
+		extAt{"ChargeItemDefinition.code", d.GetCode().GetExtension()})
+}
+
 // definitionName names d in trails: "ChargeItemDefinition/<id>".
 func definitionName(d *cidpb.ChargeItemDefinition) string {
 	return "ChargeItemDefinition/" + d.GetId().GetValue()
@@ -93,6 +100,11 @@ func (b *Biller) searchDefinitions(ctx context.Context, q url.Values) ([]*cidpb.
 	out := make([]*cidpb.ChargeItemDefinition, len(rs))
 	for i, r := range rs {
 		out[i] = r.Proto().(*cidpb.ChargeItemDefinition)
+		// A definition for a code with modifiers whose modifier billing
+		// cannot read would price the code without them.
+		if _, err := definitionModifiers(out[i]); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
