@@ -38,6 +38,7 @@ type line struct {
 
 	// Pricing.
 	definition *cidpb.ChargeItemDefinition // the price list entry
+	grossExpr  string                      // the element of definition that prices it
 	gross      decimal.Decimal
 	allowed    decimal.Decimal
 	onPFS      bool            // the payer's rule prices the line on the fee schedule

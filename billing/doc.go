@@ -37,7 +37,8 @@
 //     Coverage is self-pay: allowed = gross. The allowed amount never
 //     exceeds the gross charge; a negative one (a payer price or factor
 //     below zero) leaves the line not billable, as a negative gross
-//     charge does.
+//     charge does. Gross charges adding up past what a decimal holds on
+//     this server are a 422 on the price that weighs most.
 //   - cost sharing ([ApplyCostSharing]) from Coverage.costToBeneficiary,
 //     or, for a Coverage that states none, from the payer's plan (an
 //     InsurancePlan owned by the payer: its first plan's generalCost and

@@ -173,6 +173,9 @@ type price struct {
 	base   decimal.Decimal
 	factor decimal.Decimal // the base component's factor; 1 when absent
 	trail  string
+	// baseExpr names the first base component with an amount
+	// ("ChargeItemDefinition.propertyGroup[0].priceComponent[0].amount").
+	baseExpr string
 }
 
 // priceOf applies the price components of d: the base amount (the sum of
@@ -225,6 +228,9 @@ func priceOf(d *cidpb.ChargeItemDefinition, currency string, needBase bool) (pri
 		v, err := moneyValue(c.pc.GetAmount(), currency, definitionName(d), c.expr+".amount")
 		if err != nil {
 			return p, err
+		}
+		if !hasBase {
+			p.baseExpr = c.expr + ".amount"
 		}
 		hasBase = true
 		p.base = p.base.Add(v)

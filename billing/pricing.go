@@ -8,6 +8,8 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/fhirbill/fhirbill/fhir/resource"
+
 	cidpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/charge_item_definition_go_proto"
 )
 
@@ -66,7 +68,43 @@ func (b *Biller) price(ctx context.Context, in *inputs, lines []*line) error {
 			l.allowed = l.gross
 		}
 	}
-	return nil
+	return checkGrossTotal(lines)
+}
+
+// maxAmount is the first amount this server cannot store: a FHIR
+// decimal here has at most resource.MaxIntegerDigits digits before the
+// point (fhir/resource, the JSON limits).
+var maxAmount = decimal.New(1, resource.MaxIntegerDigits)
+
+// checkGrossTotal refuses lines whose gross charges add up to an amount
+// the server cannot store. The sum is the Invoice's totalGross and the
+// Claim's total, the largest amount billing writes (every other one is a
+// part of it), so a price that passes each input check on its own (one
+// line at 6 x 10^17) still cannot be billed three times. It is a 422 on
+// the price that weighs most, by id: the input to correct, rather than
+// an error on the Invoice, which the client never sent.
+func checkGrossTotal(lines []*line) error {
+	sum := decimal.Zero
+	var top *line
+	for _, l := range lines {
+		if !l.billable() {
+			continue
+		}
+		sum = sum.Add(l.gross)
+		if top == nil || l.gross.GreaterThan(top.gross) {
+			top = l
+		}
+	}
+	if sum.LessThan(maxAmount) {
+		return nil
+	}
+	expr := top.grossExpr + ".value"
+	if top.grossExpr == "" {
+		expr = "ChargeItemDefinition.propertyGroup"
+	}
+	return unprocessable(expr, "%s prices the services of this Encounter at a total gross charge "+
+		"with more than %d digits before the decimal point, more than this server stores in an "+
+		"amount: the price cannot be billed", definitionName(top.definition), resource.MaxIntegerDigits)
 }
 
 // grossCharge prices the line from the provider's price list: the active
@@ -99,6 +137,7 @@ func (b *Biller) grossCharge(ctx context.Context, in *inputs, l *line) error {
 		return err
 	}
 	l.definition = d
+	l.grossExpr = p.baseExpr
 	l.gross = RoundCent(p.amount)
 	if l.gross.Sign() < 0 {
 		l.skip("the price list gives a negative price: " + p.trail)
