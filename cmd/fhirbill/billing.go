@@ -326,6 +326,9 @@ func startBilling(ctx context.Context, api *rest.Server, st *store.Store, curren
 	})
 	registerBilling(api, b)
 	registerClaims(api, b)
+	// A patient's app shows these; billing, its staff, EHRs and payers
+	// change them, never the patient (DESIGN.md, "Who uses it").
+	api.RegisterReadOnlyForPatients("ChargeItem", "Invoice", "Account", "Claim", "ClaimResponse")
 	return b, nil
 }
 
