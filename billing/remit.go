@@ -164,7 +164,7 @@ func (b *Biller) remitOnce(ctx context.Context, sent *crpb.ClaimResponse, claimI
 	if err != nil {
 		return nil, err
 	}
-	crs, err := b.readStored(ctx, "ClaimResponse", crID)
+	crs, err := b.readAnswer(ctx, claimID)
 	if err != nil {
 		return nil, err
 	}
