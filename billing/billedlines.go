@@ -15,7 +15,7 @@ type billedLine struct {
 	sequence uint32
 	li       *invpb.Invoice_LineItem
 	ci       *cipb.ChargeItem
-	amounts  map[int]decimal.Decimal // by index in components
+	amounts  []decimal.Decimal // by index in components
 }
 
 // gross is the line's gross charge (its base component).
@@ -61,17 +61,9 @@ func billedLines(inv *invpb.Invoice, items map[string]stored) ([]*billedLine, er
 				"line %d of Invoice/%s names a ChargeItem of another Encounter or none", i+1, inv.GetId().GetValue())
 		}
 		l := &billedLine{sequence: li.GetSequence().GetValue(), li: li, ci: s.res.Proto().(*cipb.ChargeItem),
-			amounts: map[int]decimal.Decimal{}}
+			amounts: lineAmounts(li)}
 		if l.sequence == 0 {
 			l.sequence = uint32(i + 1)
-		}
-		for _, pc := range li.GetPriceComponent() {
-			k := componentIndex(pc)
-			if k < 0 {
-				continue
-			}
-			v, _ := amountOf(pc.GetAmount())
-			l.amounts[k] = v
 		}
 		out = append(out, l)
 	}

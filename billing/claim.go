@@ -119,7 +119,7 @@ func (b *Biller) claimOnce(ctx context.Context, encID, covID string) (*ClaimResu
 	}
 	res := &ClaimResult{Notes: in.notes}
 	if cur.res != nil {
-		submitted, err := b.readStored(ctx, "ClaimResponse", responseID(id))
+		submitted, err := b.readAnswer(ctx, id)
 		if err != nil {
 			return nil, err
 		}
@@ -214,7 +214,7 @@ func (b *Biller) loadCoverages(ctx context.Context, ci *claimInputs, covID strin
 	ci.insurer = insurer
 	for _, c := range ci.coverages[:ci.focal] {
 		prev := claimID(ci.encID, c.GetId().GetValue())
-		s, err := b.readStored(ctx, "ClaimResponse", responseID(prev))
+		s, err := b.readAnswer(ctx, prev)
 		if err != nil {
 			return err
 		}
@@ -243,6 +243,27 @@ func claimID(encID, covID string) string {
 // stores the front end's answer there, and remittance the payer's.
 func responseID(claimID string) string {
 	return readableID(claimID+"-response", 64, "cr-")
+}
+
+// readAnswer reads the ClaimResponse at responseID(claimID), where $submit
+// and $remit keep the Claim's answer; a missing or deleted one is
+// stored{}. One there that does not answer the Claim (its request names
+// another Claim, or none) is a 409 naming it: a client stored it there
+// before such creates were refused ([Biller.CheckClaimResponseCreate]),
+// and taken as the answer it would answer $submit, freeze the Claim and
+// its Invoice, or stand for a payer's decision. A client may delete it.
+func (b *Biller) readAnswer(ctx context.Context, claimID string) (stored, error) {
+	id := responseID(claimID)
+	s, err := b.readStored(ctx, "ClaimResponse", id)
+	if err != nil || s.res == nil {
+		return s, err
+	}
+	if refID(s.res.Proto().(*crpb.ClaimResponse).GetRequest(), "Claim") != claimID {
+		return stored{}, conflict("ClaimResponse", "ClaimResponse/%s, where fhirbill keeps the answer to "+
+			"Claim/%s, answers another Claim or none: it was not stored by $submit or $remit; "+
+			"delete it, then submit the Claim again", id, claimID)
+	}
+	return s, nil
 }
 
 // readStored reads typ/id; a missing or deleted one is stored{}.

@@ -55,6 +55,8 @@ const (
 	EditServiceDate      = "service-date"
 	EditPlaceOfService   = "place-of-service"
 	EditAmount           = "amount"
+	EditNegativeAmount   = "negative-amount"
+	EditAmountPrecision  = "amount-precision"
 	EditCurrency         = "currency"
 	EditTotal            = "total"
 )

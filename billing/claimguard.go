@@ -3,6 +3,8 @@ package billing
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"strings"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -28,10 +30,20 @@ import (
 // (that is in the ClaimResponse, and a write check reads nothing), so it
 // holds from the first store; the operations give every change a biller
 // needs before that. A write that changes nothing passes. Refusals are
-// 409 Conflict naming the Claim.
+// 409 Conflict naming the Claim. Any other Claim is the client's, but
+// takes no identifier of [SystemClaimID] (422, see [CheckClaimCreate]).
 func CheckClaimWrite(old, next *resource.Resource) error {
 	c, ok := old.Proto().(*claimpb.Claim)
-	if !ok || !operationClaim(c) {
+	if !ok {
+		return nil
+	}
+	if !operationClaim(c) {
+		if next == nil {
+			return nil
+		}
+		if n, ok := next.Proto().(*claimpb.Claim); ok {
+			return ownIdentifier(n)
+		}
 		return nil
 	}
 	if same, err := sameBesidesMeta(old, next); err != nil || same {
@@ -66,6 +78,64 @@ func CheckClaimResponseWrite(old, next *resource.Resource) error {
 	return conflict("ClaimResponse", "ClaimResponse/%s is fhirbill's answer to Claim/%s and changes "+
 		"only through $submit and Claim/%s/$remit, where a payer posts its adjudication; "+
 		"it is not deleted", cr.GetId().GetValue(), claim, claim)
+}
+
+// CheckClaimCreate vets a client's create of a Claim. The ids fhirbill's
+// claim operations give Claims ("<encounter>-claim-<coverage>" for
+// $claim, "claim-" and a hash for a long one and for $submit) and the
+// identifier system naming them ([SystemClaimID]) are fhirbill's: a
+// Claim a client put at such an id first is taken for the one $claim
+// built ($claim keeps its created date, $submit of it freezes it as
+// submitted, its updates are refused as that Claim's), and one carrying
+// such an identifier is the Claim $submit finds by it, which then stores
+// the real Claim and its answer at the client's id. A create at such an
+// id is a 409 naming the Claim, one carrying such an identifier a 422
+// naming it.
+func CheckClaimCreate(_ context.Context, r *resource.Resource) error {
+	c, ok := r.Proto().(*claimpb.Claim)
+	if !ok {
+		return nil
+	}
+	if id := c.GetId().GetValue(); operationClaimID(id) {
+		return conflict("Claim", "Claim/%s is an id fhirbill's claim operations give a Claim: "+
+			"$claim builds it from the Encounter's Invoice, $submit stores a Claim under the id "+
+			"derived from its identifier", id)
+	}
+	return ownIdentifier(c)
+}
+
+// ownIdentifier refuses, with 422, a client's Claim carrying an
+// identifier of SystemClaimID, which only fhirbill's operations give.
+func ownIdentifier(c *claimpb.Claim) error {
+	for i, id := range c.GetIdentifier() {
+		if id.GetSystem().GetValue() == SystemClaimID {
+			return unprocessable(fmt.Sprintf("Claim.identifier[%d]", i), "identifiers of system %s "+
+				"name the Claims fhirbill's claim operations build, and only they give them; "+
+				"give the Claim an identifier of your own system", SystemClaimID)
+		}
+	}
+	return nil
+}
+
+// operationClaimID reports whether id is one fhirbill's claim operations
+// give a Claim: claimID's "<encounter>-claim-<coverage>", or "claim-" and
+// the hash of derivedID (claimID's for a long id, $submit's).
+func operationClaimID(id string) bool {
+	if h, ok := strings.CutPrefix(id, "claim-"); ok && hashedID(h) {
+		return true
+	}
+	i := strings.Index(id, "-claim-")
+	return i > 0 && i+len("-claim-") < len(id)
+}
+
+// answerID reports whether id is one responseID gives the answer to some
+// Claim: "<claim>-response", or "cr-" and the hash of derivedID.
+func answerID(id string) bool {
+	if h, ok := strings.CutPrefix(id, "cr-"); ok && hashedID(h) {
+		return true
+	}
+	claim, ok := strings.CutSuffix(id, "-response")
+	return ok && claim != ""
 }
 
 // operationClaim reports whether $claim or $submit stored c: its id is
@@ -103,27 +173,28 @@ func sameBesidesMeta(old, next *resource.Resource) (bool, error) {
 }
 
 // CheckClaimResponseCreate vets a client's create of a ClaimResponse. A
+// ClaimResponse at an id fhirbill could give a Claim's answer
+// ("<claim>-response", or "cr-" and a hash: responseID of any Claim,
+// whatever its request names) is refused with 409 naming the
+// ClaimResponse, as its updates are ([CheckClaimResponseWrite]): put
+// there before $submit, it would be taken for the Claim's answer. A
 // payer's adjudication (outcome complete or partial) of a Claim that
 // fhirbill's claim operations stored is refused with 422, naming
 // Claim/[id]/$remit: there it is checked against the Claim and applied to
 // the Invoice in one commit, while stored on its own it would change no
-// Invoice, an answer accepted and then lost. A ClaimResponse at the id
-// fhirbill gives a Claim's answer is refused with 409, as its updates are
-// ([CheckClaimResponseWrite]). Any other ClaimResponse is stored as sent.
+// Invoice, an answer accepted and then lost. Any other ClaimResponse is
+// stored as sent.
 func (b *Biller) CheckClaimResponseCreate(ctx context.Context, r *resource.Resource) error {
 	cr, ok := r.Proto().(*crpb.ClaimResponse)
 	if !ok {
 		return nil
 	}
+	if id := cr.GetId().GetValue(); answerID(id) {
+		return conflict("ClaimResponse", "ClaimResponse/%s is an id fhirbill keeps for the answer to a "+
+			"Claim, written only by $submit and Claim/[id]/$remit, where a payer posts its adjudication", id)
+	}
 	claim := refID(cr.GetRequest(), "Claim")
-	switch {
-	case claim == "":
-		return nil
-	case responseID(claim) == cr.GetId().GetValue():
-		return conflict("ClaimResponse", "ClaimResponse/%s is where fhirbill keeps the answer to Claim/%s, "+
-			"written only by $submit and Claim/%s/$remit, where a payer posts its adjudication",
-			cr.GetId().GetValue(), claim, claim)
-	case !adjudicated(cr):
+	if claim == "" || !adjudicated(cr) {
 		return nil
 	}
 	s, err := b.readStored(ctx, "Claim", claim)

@@ -68,8 +68,12 @@
 // same inputs give byte-identical resources and store nothing, and a
 // change of the inputs updates the draft in place. An issued or balanced
 // Invoice is never rewritten: it changes only by [Biller.SetInvoiceStatus].
-// Two Encounters billed at once race on the Account's version; the loser
-// computes again, so a deductible dollar is spent once.
+// A client's edit of the draft keeps totals that are what its lines sum
+// to ([CheckInvoiceWrite]). Two Encounters billed at once race on the
+// Account's version; the loser computes again, so a deductible dollar is
+// spent once. The Account changes only through billing: a client neither
+// changes it nor creates one at an accumulator id ([CheckAccountWrite],
+// [CheckAccountCreate]).
 //
 // # Claims
 //
@@ -88,14 +92,19 @@
 // [Scrub] runs the front-end edits of a professional claim (code forms,
 // pointers, quantities, dates, modifiers, NPIs with their check digit,
 // the patient on the server and the Coverage's beneficiary, Coverage in
-// force, one currency); each failure is an [Edit] with the FHIRPath of
+// force, one currency, amounts not below zero and in whole cents); each
+// failure is an [Edit] with the FHIRPath of
 // the element at fault. A Claim is draft while it fails one, active once
 // it passes them all. [Biller.Submit] is Claim/$submit: scrub, store, and
 // answer a ClaimResponse (queued, or error with the edits); a Claim is
 // known by Claim.identifier[0], so submitting it again stores nothing;
 // the Claim of a cancelled Invoice is refused. A Claim these operations
 // stored and its ClaimResponse change only through them
-// ([CheckClaimWrite], [CheckClaimResponseWrite]).
+// ([CheckClaimWrite], [CheckClaimResponseWrite]), and no client creates
+// either at an id they give, nor a Claim with their identifier
+// ([CheckClaimCreate], [Biller.CheckClaimResponseCreate]); a
+// ClaimResponse at a Claim's answer id that answers another Claim is a
+// 409, never taken for its answer.
 //
 // # Remittance and the issued Invoice
 //

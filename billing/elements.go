@@ -248,6 +248,16 @@ func derivedID(prefix string, parts ...string) string {
 	return prefix + hex.EncodeToString(h[:16])
 }
 
+// hashedID reports whether s is what derivedID appends to its prefix: 32
+// lower-case hex digits.
+func hashedID(s string) bool {
+	if len(s) != 32 || strings.ToLower(s) != s {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
+}
+
 // readableID returns s when it is a valid FHIR id of at most max
 // characters, else derivedID(prefix, s).
 func readableID(s string, max int, prefix string) string {

@@ -15,7 +15,10 @@ import (
 // a stored Invoice, so that an Invoice changes past draft only by status,
 // as $issue and $cancel change it:
 //
-//   - a draft may be edited (billing staff fixing lines) and issued;
+//   - a draft may be edited (billing staff fixing lines) and issued; one
+//     billing made keeps totals that are what its lines sum to, as billing
+//     sums them (a 422 naming the total at fault, see checkTotals), so
+//     that what $issue and $claim bill is the lines' sum;
 //   - past draft, only the status may change, and only from issued to
 //     balanced;
 //   - cancelling goes through Invoice/$cancel, which also gives back the
@@ -28,8 +31,9 @@ import (
 // through [Biller.Remit] (Claim/[id]/$remit), never through a client's
 // write.
 //
-// Refusals are 409 Conflict (the current state forbids the change) with an
-// OperationOutcome naming the element.
+// Refusals are 409 Conflict (the current state forbids the change) or,
+// for totals that do not add up, 422, with an OperationOutcome naming the
+// element.
 func CheckInvoiceWrite(old, next *resource.Resource) error {
 	o, ok := old.Proto().(*invpb.Invoice)
 	if !ok {
@@ -66,6 +70,9 @@ func CheckInvoiceWrite(old, next *resource.Resource) error {
 			codeString(was.String()), codeString(now.String()))
 	}
 	if was == cpb.InvoiceStatusCode_DRAFT {
+		if billedInvoice(o) {
+			return checkTotals(n)
+		}
 		return nil
 	}
 	same, err := sameBesidesStatus(o, n)

@@ -76,8 +76,7 @@ func (b *Biller) invoice(in *inputs, lines []*line, acc *accounting) (*resource.
 	}
 
 	seen := map[string]bool{}
-	totals := make([]decimal.Decimal, len(components))
-	var gross, net decimal.Decimal
+	sums := newTotals()
 	for _, l := range lines {
 		if !l.billable() {
 			continue
@@ -94,18 +93,15 @@ func (b *Biller) invoice(in *inputs, lines []*line, acc *accounting) (*resource.
 			ChargeItem: &invpb.Invoice_LineItem_ChargeItemX{Choice: &invpb.Invoice_LineItem_ChargeItemX_Reference{
 				Reference: refTo("ChargeItem/" + l.id)}},
 		}
+		amounts := make([]decimal.Decimal, len(components))
 		for i, k := range components {
-			v := k.amount(l)
-			totals[i] = totals[i].Add(v)
-			li.PriceComponent = append(li.PriceComponent, k.component(v, b.currency))
+			amounts[i] = k.amount(l)
+			li.PriceComponent = append(li.PriceComponent, k.component(amounts[i], b.currency))
 		}
+		sums.add(amounts)
 		inv.LineItem = append(inv.LineItem, li)
-		gross = gross.Add(l.gross)
-		net = net.Add(l.gross.Sub(components[1].amount(l)).Sub(components[2].amount(l)))
 	}
-	for i, k := range components {
-		inv.TotalPriceComponent = append(inv.TotalPriceComponent, k.component(totals[i], b.currency))
-	}
+	sums.write(inv, b.currency)
 	// The services that could not be billed are named too, so that the
 	// Invoice records every ChargeItem of its billing.
 	for _, l := range lines {
@@ -115,8 +111,6 @@ func (b *Biller) invoice(in *inputs, lines []*line, acc *accounting) (*resource.
 					Reference: refTo("ChargeItem/" + l.id)}}})
 		}
 	}
-	inv.TotalGross = money(gross, b.currency)
-	inv.TotalNet = money(net, b.currency)
 	inv.Text = narrative(in, lines, inv, b.currency)
 	return resource.FromProto(inv)
 }

@@ -158,7 +158,7 @@ func (b *Biller) remitOnce(ctx context.Context, sent *crpb.ClaimResponse, claimI
 	if err != nil {
 		return nil, err
 	}
-	crs, err := b.readStored(ctx, "ClaimResponse", crID)
+	crs, err := b.readAnswer(ctx, claimID)
 	if err != nil {
 		return nil, err
 	}
@@ -250,8 +250,7 @@ func (b *Biller) remittedInvoice(
 		}
 	}
 	var ls []*line
-	totals := make([]decimal.Decimal, len(components))
-	var net decimal.Decimal
+	sums := newTotals()
 	for _, bl := range lines {
 		l := &line{code: bl.code(), modifiers: modifiersOf(bl.ci.GetExtension()),
 			display: bl.code().GetDisplay().GetValue(), date: bl.date(dos), gross: bl.gross(), share: Share{
@@ -264,19 +263,16 @@ func (b *Biller) remittedInvoice(
 				bl.li.PriceComponent = append(bl.li.PriceComponent, k.component(k.amount(l), b.currency))
 			}
 		}
+		amounts := make([]decimal.Decimal, len(components))
 		for i, k := range components {
-			totals[i] = totals[i].Add(k.amount(l))
+			amounts[i] = k.amount(l)
 		}
-		net = net.Add(l.gross.Sub(components[1].amount(l)).Sub(components[2].amount(l)))
+		sums.add(amounts)
 		ls = append(ls, l)
 	}
-	inv.TotalPriceComponent = nil
-	for i, k := range components {
-		inv.TotalPriceComponent = append(inv.TotalPriceComponent, k.component(totals[i], b.currency))
-	}
-	inv.TotalNet = money(net, b.currency)
+	sums.write(inv, b.currency)
 	inv.Status = &invpb.Invoice_StatusCode{Value: cpb.InvoiceStatusCode_ISSUED}
-	if net.Sign() == 0 {
+	if sums.net.Sign() == 0 {
 		inv.Status.Value = cpb.InvoiceStatusCode_BALANCED
 	}
 	inv.Meta = nil

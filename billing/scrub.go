@@ -80,7 +80,7 @@ type ClaimRefs map[string]*resource.Resource
 //     Coverage is on the server, active, the patient's (its beneficiary),
 //     paid by the insurer and in force on every date of service;
 //   - every amount (unit prices, nets, the total) is in currency, or
-//     names none;
+//     names none, not below zero, and in whole cents;
 //   - the billing provider and each line's rendering provider (the care
 //     team member the line names) have an NPI, ten digits with a valid
 //     check digit ([ValidNPI]);
@@ -333,12 +333,36 @@ func (s *scrubber) item(i int, it *claimpb.Claim_Item) {
 	s.currencyOf(seq, it.GetNet(), at+".net")
 	net, okNet := amountOf(it.GetNet())
 	price, okPrice := amountOf(it.GetUnitPrice())
+	// An amount below zero or in fractions of a cent is the fault to
+	// name; its product with the quantity proves nothing more.
+	badPrice := okPrice && !s.charge(seq, price, at+".unitPrice", "the unit price of "+line)
+	badNet := okNet && !s.charge(seq, net, at+".net", "the net of "+line)
 	switch {
 	case !okNet:
 		s.add(seq, EditAmount, at+".net", "%s has no net amount", line)
+	case badPrice || badNet:
 	case okPrice && ok && qty.Sign() > 0 && !RoundCent(qty.Mul(price).Mul(factorOf(it))).Equal(net):
 		s.add(seq, EditAmount, at+".net", "the net of %s is not its quantity times its unit price", line)
 	}
+}
+
+// charge checks that the amount v at expr (what names it) is a charge: not
+// below zero (a credit is not claimed, it is an adjustment of the payer's)
+// and in whole cents, the minor unit of the claim's currency, as billing
+// rounds every line and as an 837P carries amounts. It reports whether v
+// passed.
+func (s *scrubber) charge(item uint32, v decimal.Decimal, expr, what string) bool {
+	ok := true
+	if v.Sign() < 0 {
+		s.add(item, EditNegativeAmount, expr, "%s is below zero: a claim charges, it credits nothing", what)
+		ok = false
+	}
+	if !v.Equal(RoundCent(v)) {
+		s.add(item, EditAmountPrecision, expr, "%s has fractions of a cent: amounts are in whole cents, "+
+			"at most two decimals", what)
+		ok = false
+	}
+	return ok
 }
 
 func (s *scrubber) procedureCode(seq uint32, at, line string, cc *dtpb.CodeableConcept) {
@@ -444,6 +468,9 @@ func (s *scrubber) total() {
 	}
 	s.currencyOf(0, s.c.GetTotal(), "Claim.total")
 	t, ok := amountOf(s.c.GetTotal())
+	if ok {
+		s.charge(0, t, "Claim.total", "the claim's total")
+	}
 	if !ok || !t.Equal(sum) {
 		s.add(0, EditTotal, "Claim.total", "the claim's total is not the sum of its lines' nets")
 	}

@@ -197,6 +197,74 @@ func TestScrub(t *testing.T) {
 	}
 }
 
+// TestScrub_Amounts: a unit price, net or total below zero, or in
+// fractions of a cent, fails an edit of its own on that element
+// (negative-amount, amount-precision), and the net is then not also
+// reported as other than quantity times unit price: the amount is the
+// fault. Before, a line of -150.00 and a total of -90.00 passed every
+// edit, and a line of 0.001 was reported as "net is not quantity times
+// unit price", since 1 x 0.001 rounds to 0.00.
+func TestScrub_Amounts(t *testing.T) {
+	line1 := `"unitPrice":{"value":150.00,"currency":"USD"},"net":{"value":150.00,"currency":"USD"}`
+	total := `"total":{"value":210.00,"currency":"USD"}`
+	for _, c := range []struct {
+		name    string
+		replace []string // on cleanClaim, old then new
+		want    []string // "code expression" of each edit, in order
+	}{
+		// The tester's claim: 99213 at -150.00 and 93000 at 60.00, total
+		// -90.00, their sum.
+		{name: "NegativeLineAndTotal", replace: []string{
+			line1, `"unitPrice":{"value":-150.00,"currency":"USD"},"net":{"value":-150.00,"currency":"USD"}`,
+			total, `"total":{"value":-90.00,"currency":"USD"}`},
+			want: []string{
+				"negative-amount Claim.item[0].unitPrice",
+				"negative-amount Claim.item[0].net",
+				"negative-amount Claim.total",
+			}},
+		// Only the net is negative: it is also not 1 x 150.00, but the sign
+		// is what is wrong; the total, 210.00, is not -150.00 + 60.00.
+		{name: "NegativeNet", replace: []string{line1,
+			`"unitPrice":{"value":150.00,"currency":"USD"},"net":{"value":-150.00,"currency":"USD"}`},
+			want: []string{"negative-amount Claim.item[0].net", "total Claim.total"}},
+		{name: "SubCentLine", replace: []string{
+			line1, `"unitPrice":{"value":0.001,"currency":"USD"},"net":{"value":0.001,"currency":"USD"}`,
+			total, `"total":{"value":60.001,"currency":"USD"}`},
+			want: []string{
+				"amount-precision Claim.item[0].unitPrice",
+				"amount-precision Claim.item[0].net",
+				"amount-precision Claim.total",
+			}},
+		// 3 x 0.333 rounds to the net of 1.00, but 0.333 is no price.
+		{name: "SubCentUnitPrice", replace: []string{`"quantity":{"value":1},` + line1,
+			`"quantity":{"value":3},"unitPrice":{"value":0.333,"currency":"USD"},"net":{"value":1.00,"currency":"USD"}`,
+			total, `"total":{"value":61.00,"currency":"USD"}`},
+			want: []string{"amount-precision Claim.item[0].unitPrice"}},
+		// Zero is a charge (a no-charge line), and trailing zeros are cents.
+		{name: "ZeroAndTrailingZeros", replace: []string{
+			line1, `"unitPrice":{"value":0,"currency":"USD"},"net":{"value":0.000,"currency":"USD"}`,
+			total, `"total":{"value":60.0000,"currency":"USD"}`}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			body := strings.NewReplacer(c.replace...).Replace(cleanClaim)
+			if body == cleanClaim {
+				t.Fatalf("the replacement changed nothing")
+			}
+			r, err := resource.Parse([]byte(body))
+			if err != nil {
+				t.Fatalf("parse: %v", err)
+			}
+			var got []string
+			for _, e := range billing.Scrub(r.Proto().(*claimpb.Claim), claimRefs(t), "USD") {
+				got = append(got, e.Code+" "+e.Expression)
+			}
+			if strings.Join(got, "\n") != strings.Join(c.want, "\n") {
+				t.Errorf("edits:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(c.want, "\n"))
+			}
+		})
+	}
+}
+
 // TestValidNPI checks the check digit rule on the example of CMS's NPI
 // check digit document (123456789 gets 3) and on the fixtures' NPIs.
 func TestValidNPI(t *testing.T) {

@@ -138,7 +138,7 @@ func (b *Biller) notRemitted(ctx context.Context, invoiceID string) error {
 	}
 	for _, c := range claims {
 		crID := responseID(c.ID())
-		s, err := b.readStored(ctx, "ClaimResponse", crID)
+		s, err := b.readAnswer(ctx, c.ID())
 		if err != nil {
 			return err
 		}

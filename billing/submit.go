@@ -83,7 +83,7 @@ func (b *Biller) submitOnce(ctx context.Context, sent *claimpb.Claim) (*resource
 		return nil, err
 	}
 	crID := responseID(id)
-	curCR, err := b.readStored(ctx, "ClaimResponse", crID)
+	curCR, err := b.readAnswer(ctx, id)
 	if err != nil {
 		return nil, err
 	}

@@ -70,9 +70,12 @@ const (
 )
 
 // registerBilling registers the billing operations on api, and the rules
-// that keep clients from changing an Invoice past draft by other means.
+// that keep clients from changing an Invoice past draft by other means,
+// and the plan year's accumulator Account by any.
 func registerBilling(api *rest.Server, b *billing.Biller) {
 	api.RegisterWriteCheck("Invoice", billing.CheckInvoiceWrite)
+	api.RegisterWriteCheck("Account", billing.CheckAccountWrite)
+	api.RegisterCreateCheck("Account", billing.CheckAccountCreate)
 	// Each operation names what it writes, so that a caller needs create
 	// and update access to it (rest.Operation.Writes): $bill stores the
 	// ChargeItems, the Invoice and the plan year's Account.
@@ -326,6 +329,9 @@ func startBilling(ctx context.Context, api *rest.Server, st *store.Store, curren
 	})
 	registerBilling(api, b)
 	registerClaims(api, b)
+	// A patient's app shows these; billing, its staff, EHRs and payers
+	// change them, never the patient (DESIGN.md, "Who uses it").
+	api.RegisterReadOnlyForPatients("ChargeItem", "Invoice", "Account", "Claim", "ClaimResponse")
 	return b, nil
 }
 

@@ -35,12 +35,15 @@ const (
 //
 // A Claim those operations stored and the ClaimResponse at the id they
 // give its answer change only through them (billing.CheckClaimWrite,
-// billing.CheckClaimResponseWrite), and a payer's adjudication of such a
-// Claim is taken only by $remit (billing.CheckClaimResponseCreate).
+// billing.CheckClaimResponseWrite), no client creates a Claim or a
+// ClaimResponse at an id they give (billing.CheckClaimCreate,
+// billing.CheckClaimResponseCreate), and a payer's adjudication of such
+// a Claim is taken only by $remit.
 func registerClaims(api *rest.Server, b *billing.Biller) {
 	api.RegisterWriteCheck("Claim", billing.CheckClaimWrite)
 	api.RegisterWriteCheck("ClaimResponse", billing.CheckClaimResponseWrite)
 	api.RegisterCreateCheck("ClaimResponse", b.CheckClaimResponseCreate)
+	api.RegisterCreateCheck("Claim", billing.CheckClaimCreate)
 	api.RegisterOperation(&rest.Operation{
 		Name: "claim", Definition: opClaim, Types: []string{"Encounter"}, Instance: true,
 		NotForPatients: true,

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/elliptic"
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -166,4 +168,88 @@ func TestSubmit_WithinCallerAccess(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestPatientApp_BillingRecordsReadOnly: a patient's app reads its bills
+// and never changes billing's records (ChargeItem, Invoice, Account,
+// Claim, ClaimResponse), whatever its scopes say: each write is a 403
+// with an OperationOutcome, and nothing is stored. Before, a token with
+// launch/patient and patient/*.cruds PUT its own Invoice/e1-patient with
+// every price component 0 (200, stored: staff's $issue and $claim then
+// billed 0.00) and wrote a fake entry into the plan year's accumulator
+// Account, so that the next visit found the deductible met.
+func TestPatientApp_BillingRecordsReadOnly(t *testing.T) {
+	srv, as := twoPatientsBilled(t)
+	admin := as("biller", "system/*.*", "")
+	p1 := as("app", "launch/patient patient/*.cruds", "p1")
+	get := func(path string) []byte {
+		t.Helper()
+		res := srv.Do("GET", path, nil, admin...)
+		if res.Status != 200 {
+			t.Fatalf("GET %s: %d %s", path, res.Status, res.Body)
+		}
+		return res.Body
+	}
+	invoice := get("/Invoice/e1-patient")
+	account := get("/Account/accum-cov1-20250101")
+	claim := get("/Claim/e1-claim-cov1")
+	zeroed := regexp.MustCompile(`"value":[0-9.]+}`).ReplaceAll(invoice, []byte(`"value":0.00}`))
+	// A fake Invoice's entry that spends the whole deductible of 100.00.
+	fakeEntry := bytes.Replace(account, []byte(`"extension":[`), []byte(`"extension":[`+
+		`{"url":"https://fhirbill.dev/fhir/StructureDefinition/accumulator","extension":[`+
+		`{"url":"invoice","valueReference":{"reference":"Invoice/fake"}},`+
+		`{"url":"deductible","valueMoney":{"value":100.00,"currency":"USD"}},`+
+		`{"url":"outOfPocket","valueMoney":{"value":100.00,"currency":"USD"}}]},`), 1)
+	if bytes.Equal(zeroed, invoice) || bytes.Equal(fakeEntry, account) {
+		t.Fatalf("the fixtures did not change:\n%s\n%s", invoice, account)
+	}
+	chargeItem := `{"resourceType":"ChargeItem","status":"billable","subject":{"reference":"Patient/p1"},
+	  "code":{"coding":[{"system":"http://www.ama-assn.org/go/cpt","code":"99213"}]}}`
+	response := `{"resourceType":"ClaimResponse","id":"mine","status":"active","use":"claim","outcome":"queued",
+	  "type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/claim-type","code":"professional"}]},
+	  "patient":{"reference":"Patient/p1"},"created":"2025-03-12","insurer":{"reference":"Organization/medicare"}}`
+	tx := `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":` + string(zeroed) +
+		`,"request":{"method":"PUT","url":"Invoice/e1-patient"}}]}`
+
+	for _, c := range []struct {
+		name, method, path string
+		body               []byte
+	}{
+		{"ZeroedInvoice", "PUT", "/Invoice/e1-patient", zeroed},
+		{"DeleteInvoice", "DELETE", "/Invoice/e1-patient", nil},
+		{"InvoiceInTransaction", "POST", "/", []byte(tx)},
+		{"FakeAccumulatorEntry", "PUT", "/Account/accum-cov1-20250101", fakeEntry},
+		{"DeleteAccumulator", "DELETE", "/Account/accum-cov1-20250101", nil},
+		{"NewAccumulator", "PUT", "/Account/accum-cov1-20260101",
+			bytes.ReplaceAll(account, []byte("accum-cov1-20250101"), []byte("accum-cov1-20260101"))},
+		{"CreateChargeItem", "POST", "/ChargeItem", []byte(chargeItem)},
+		{"CancelClaim", "PUT", "/Claim/e1-claim-cov1",
+			bytes.Replace(claim, []byte(`"status":"active"`), []byte(`"status":"cancelled"`), 1)},
+		{"CreateClaimResponse", "PUT", "/ClaimResponse/mine", []byte(response)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			res := srv.Do(c.method, c.path, c.body, append(p1, "Content-Type", "application/fhir+json")...)
+			if res.Status != 403 || !bytes.Contains(res.Body, []byte(`"code":"forbidden"`)) ||
+				!bytes.Contains(res.Body, []byte("read-only to an app launched for a patient")) {
+				t.Errorf("got %d %.300s, want 403 with a forbidden issue saying the type is read-only", res.Status, res.Body)
+			}
+		})
+	}
+
+	for path, was := range map[string][]byte{
+		"/Invoice/e1-patient": invoice, "/Account/accum-cov1-20250101": account, "/Claim/e1-claim-cov1": claim,
+	} {
+		if got := get(path); !bytes.Equal(got, was) {
+			t.Errorf("%s changed after the refused writes:\n%s", path, got)
+		}
+	}
+	for _, path := range []string{"/Account/accum-cov1-20260101", "/ClaimResponse/mine"} {
+		if res := srv.Do("GET", path, nil, admin...); res.Status != 404 {
+			t.Errorf("GET %s after the refused create: got %d, want 404", path, res.Status)
+		}
+	}
+	// The app still reads the bill.
+	if res := srv.Do("GET", "/Invoice/e1-patient", nil, p1...); res.Status != 200 {
+		t.Errorf("p1 reads its Invoice: got %d, want 200", res.Status)
+	}
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fhirbill/fhirbill/fhir/resource"
+	"github.com/fhirbill/fhirbill/fhir/rest"
 	"github.com/fhirbill/fhirbill/fhir/rest/resttest"
 )
 
@@ -129,5 +131,179 @@ func TestClaimResponseCreate_GoesToRemit(t *testing.T) {
 	if inv["id"] != "e1-patient" || field(inv, "meta", "versionId") != "2" {
 		t.Errorf("$remit after the refusals: Invoice/%v version %v, want e1-patient version 2",
 			inv["id"], field(inv, "meta", "versionId"))
+	}
+}
+
+// TestClaimResponseCreate_ReservedIDs: no client creates a ClaimResponse
+// at an id fhirbill could give a Claim's answer, "<claim>-response" or
+// the hashed "cr-..." (billing responseID), whatever its request names
+// and whether or not that Claim exists yet: each is a 409 naming the
+// ClaimResponse, in every interaction. Before, a PUT of
+// ClaimResponse/e1-claim-cov1-response naming another Claim, or none,
+// was stored (201) before $submit, and $submit then answered with it and
+// the Claim and its Invoice were frozen.
+func TestClaimResponseCreate_ReservedIDs(t *testing.T) {
+	srv := billedVisit(t)
+	claimOf(t, srv, "e1", nil)
+	answer := func(id, request string) []byte {
+		s := `{"resourceType":"ClaimResponse","id":"` + id + `","status":"active","use":"claim","outcome":"queued",
+		  "type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/claim-type","code":"professional"}]},
+		  "patient":{"reference":"Patient/p1"},"created":"2025-03-12","insurer":{"reference":"Organization/medicare"}`
+		if request != "" {
+			s += `,"request":{"reference":"` + request + `"}`
+		}
+		return []byte(s + `}`)
+	}
+	const hashed = "cr-0123456789abcdef0123456789abcdef"
+
+	for _, c := range []struct {
+		name, method, path string
+		body               []byte
+		expression         string
+	}{
+		{"NamingAnotherClaim", "PUT", "/ClaimResponse/e1-claim-cov1-response",
+			answer("e1-claim-cov1-response", "Claim/other"), "ClaimResponse"},
+		{"NamingNone", "PUT", "/ClaimResponse/e1-claim-cov1-response", answer("e1-claim-cov1-response", ""),
+			"ClaimResponse"},
+		{"NamingItsClaim", "PUT", "/ClaimResponse/e1-claim-cov1-response",
+			answer("e1-claim-cov1-response", "Claim/e1-claim-cov1"), "ClaimResponse"},
+		{"ClaimNotBuiltYet", "PUT", "/ClaimResponse/e9-claim-cov1-response",
+			answer("e9-claim-cov1-response", ""), "ClaimResponse"},
+		{"Hashed", "PUT", "/ClaimResponse/" + hashed, answer(hashed, "Claim/other"), "ClaimResponse"},
+		{"ConditionalCreate", "PUT", "/ClaimResponse?_id=e1-claim-cov1-response",
+			answer("e1-claim-cov1-response", ""), "ClaimResponse"},
+		{"InTransaction", "POST", "/", []byte(`{"resourceType":"Bundle","type":"transaction","entry":[{"resource":` +
+			string(answer("e1-claim-cov1-response", "")) +
+			`,"request":{"method":"PUT","url":"ClaimResponse/e1-claim-cov1-response"}}]}`),
+			`Bundle.entry[0]","ClaimResponse`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			refused(t, srv, c.method, c.path, c.body, c.expression)
+		})
+	}
+	for _, id := range []string{"e1-claim-cov1-response", "e9-claim-cov1-response", hashed} {
+		mustDo(t, srv, 404, "GET", "/ClaimResponse/"+id, nil)
+	}
+
+	// At any other id a client's ClaimResponse is stored as sent.
+	mustDo(t, srv, 201, "PUT", "/ClaimResponse/payer-note", answer("payer-note", "Claim/e1-claim-cov1"))
+	mustDo(t, srv, 201, "PUT", "/ClaimResponse/response", answer("response", ""))
+
+	// $submit answers with its own queued ClaimResponse.
+	claim := mustDo(t, srv, 200, "GET", "/Claim/e1-claim-cov1", nil).Body
+	cr := mustDo(t, srv, 200, "POST", "/Claim/$submit", claim).JSON()
+	if cr["id"] != "e1-claim-cov1-response" || cr["outcome"] != "queued" ||
+		field(cr, "request", "reference") != "Claim/e1-claim-cov1" {
+		t.Errorf("$submit answered ClaimResponse/%v outcome %v request %v, "+
+			"want e1-claim-cov1-response queued, Claim/e1-claim-cov1",
+			cr["id"], cr["outcome"], field(cr, "request", "reference"))
+	}
+}
+
+// TestSubmit_ForeignAnswerAtResponseID: a ClaimResponse stored at a
+// Claim's responseID before clients were refused that id, answering
+// another Claim or none, is not taken for the Claim's answer: $submit and
+// $claim answer 409 naming the ClaimResponse and store nothing, until a
+// client deletes it (it is not fhirbill's, so it may). Before, $submit
+// answered with the forged ClaimResponse, and $claim left the Claim "as
+// submitted".
+func TestSubmit_ForeignAnswerAtResponseID(t *testing.T) {
+	srv := billedVisit(t)
+	claimOf(t, srv, "e1", nil)
+	forged, err := resource.Parse([]byte(`{"resourceType":"ClaimResponse","id":"e1-claim-cov1-response",
+	  "status":"active","use":"claim","outcome":"complete","created":"2025-03-12",
+	  "type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/claim-type","code":"professional"}]},
+	  "patient":{"reference":"Patient/p1"},"insurer":{"reference":"Organization/medicare"},
+	  "request":{"reference":"Claim/other"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Stored past the API's checks, as data from before the rule.
+	if _, err := srv.API.Commit(t.Context(), []rest.Change{{Resource: forged}}); err != nil {
+		t.Fatal(err)
+	}
+	claim := mustDo(t, srv, 200, "GET", "/Claim/e1-claim-cov1", nil).Body
+
+	refused(t, srv, "POST", "/Claim/$submit", claim, "ClaimResponse")
+	refused(t, srv, "POST", "/Encounter/e1/$claim", nil, "ClaimResponse")
+	if got := mustDo(t, srv, 200, "GET", "/Claim/e1-claim-cov1", nil).Body; !bytes.Equal(got, claim) {
+		t.Errorf("a refused $submit changed the Claim:\n%s", got)
+	}
+
+	mustDo(t, srv, 204, "DELETE", "/ClaimResponse/e1-claim-cov1-response", nil)
+	cr := mustDo(t, srv, 200, "POST", "/Claim/$submit", claim).JSON()
+	if cr["outcome"] != "queued" || field(cr, "request", "reference") != "Claim/e1-claim-cov1" {
+		t.Errorf("$submit after the delete: outcome %v request %v, want queued, Claim/e1-claim-cov1",
+			cr["outcome"], field(cr, "request", "reference"))
+	}
+}
+
+// TestClaimCreate_ReservedForOperations: the ids fhirbill's claim
+// operations give Claims (billing claimID's "<encounter>-claim-<coverage>"
+// and the hashed "claim-...") are not a client's to create (409 naming
+// the Claim), and the identifier system naming those Claims
+// (https://fhirbill.dev/fhir/sid/claim) is not a client's to give (422
+// naming the identifier), on create or update. Before, a Claim PUT at
+// Claim/e1-claim-cov1 ahead of $claim was taken for the one $claim built
+// ($claim kept its created date, 2020-01-01), and a client's Claim/a1
+// carrying the identifier of e1's Claim was the one $submit found by it,
+// so the real Claim and its answer went to a1 (ClaimResponse/a1-response).
+func TestClaimCreate_ReservedForOperations(t *testing.T) {
+	srv := billedVisit(t)
+	const own = `{"resourceType":"Claim","id":"ID","status":"active","use":"claim","created":"2020-01-01",
+	  "identifier":[{"system":"SYSTEM","value":"e1-claim-cov1"}],
+	  "type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/claim-type","code":"professional"}]},
+	  "patient":{"reference":"Patient/p1"},"provider":{"reference":"Organization/clinic"},
+	  "insurer":{"reference":"Organization/medicare"},"priority":{"coding":[{"code":"normal"}]},
+	  "insurance":[{"sequence":1,"focal":true,"coverage":{"reference":"Coverage/cov1"}}]}`
+	claim := func(id, system string) []byte {
+		return []byte(strings.NewReplacer("ID", id, "SYSTEM", system).Replace(own))
+	}
+	const fhirbill, mine = "https://fhirbill.dev/fhir/sid/claim", "urn:oid:2.16.840.1.113883.3.999"
+	const hashed = "claim-0123456789abcdef0123456789abcdef"
+
+	for _, c := range []struct {
+		name, method, path string
+		body               []byte
+		status             int
+		expression         string
+	}{
+		{"AtClaimID", "PUT", "/Claim/e1-claim-cov1", claim("e1-claim-cov1", mine), 409, "Claim"},
+		{"AtHashedID", "PUT", "/Claim/" + hashed, claim(hashed, mine), 409, "Claim"},
+		{"AtClaimIDInTransaction", "POST", "/", []byte(`{"resourceType":"Bundle","type":"transaction","entry":[` +
+			`{"resource":` + string(claim("e1-claim-cov1", mine)) +
+			`,"request":{"method":"PUT","url":"Claim/e1-claim-cov1"}}]}`), 409, `Bundle.entry[0]","Claim`},
+		{"FhirbillIdentifier", "PUT", "/Claim/a1", claim("a1", fhirbill), 422, "Claim.identifier[0]"},
+		{"FhirbillIdentifierByPost", "POST", "/Claim", claim("a1", fhirbill), 422, "Claim.identifier[0]"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			res := mustDo(t, srv, c.status, c.method, c.path, c.body)
+			if !bytes.Contains(res.Body, []byte(`"expression":["`+c.expression+`"]`)) {
+				t.Errorf("%s, want the refusal to name %s", res.Body, c.expression)
+			}
+		})
+	}
+	for _, id := range []string{"e1-claim-cov1", hashed, "a1"} {
+		mustDo(t, srv, 404, "GET", "/Claim/"+id, nil)
+	}
+
+	// A client's Claim under its own identifier is its own, but does not
+	// take fhirbill's.
+	mustDo(t, srv, 201, "PUT", "/Claim/a1", claim("a1", mine))
+	res := mustDo(t, srv, 422, "PUT", "/Claim/a1", claim("a1", fhirbill))
+	if !bytes.Contains(res.Body, []byte(`"expression":["Claim.identifier[0]"]`)) {
+		t.Errorf("%s, want the refusal to name Claim.identifier[0]", res.Body)
+	}
+
+	// $claim builds its own Claim, dated today, and $submit stores it
+	// there, with its answer.
+	built := claimOf(t, srv, "e1", nil).Claim
+	if built["created"] == "2020-01-01" || field(built, "meta", "versionId") != "1" {
+		t.Errorf("$claim built created %v version %v, want a new Claim", built["created"], field(built, "meta", "versionId"))
+	}
+	cr := mustDo(t, srv, 200, "POST", "/Claim/$submit", mustJSON(t, built)).JSON()
+	if cr["id"] != "e1-claim-cov1-response" || field(cr, "request", "reference") != "Claim/e1-claim-cov1" {
+		t.Errorf("$submit answered ClaimResponse/%v for %v, want e1-claim-cov1-response for Claim/e1-claim-cov1",
+			cr["id"], field(cr, "request", "reference"))
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"testing"
 )
 
@@ -31,5 +32,83 @@ func TestInvoiceWrite_IssuedToBalanced(t *testing.T) {
 	res = mustDo(t, srv, 200, "PUT", "/Invoice/bal", inv("balanced", "10.50"))
 	if !bytes.Contains(res.Body, []byte(`"status":"balanced"`)) {
 		t.Errorf("PUT answered %s, want the balanced Invoice", res.Body)
+	}
+}
+
+// TestInvoiceWrite_BilledDraftTotals: billing staff may edit the draft
+// Invoice billing made, but its totals must stay what its lines sum to,
+// summed as billing sums them (exact decimals): a PUT whose totalGross,
+// totalNet or a totalPriceComponent is not the lines' sum is a 422
+// naming that element, and changes nothing. Before, a PUT with every
+// price component 0 and totals that were no sum of the lines was stored
+// (200), and $issue and $claim then billed it.
+func TestInvoiceWrite_BilledDraftTotals(t *testing.T) {
+	srv := billedVisit(t)
+	stored := mustDo(t, srv, 200, "GET", "/Invoice/e1-patient", nil)
+	// The office visit's totals (TestBill_OfficeVisitEndToEnd): 210.00
+	// gross, 102.73 owed.
+	if v := field(stored.JSON(), "totalGross", "value"); v != json.Number("210.00") {
+		t.Fatalf("totalGross %v, want 210.00", v)
+	}
+	edit := func(change func(inv map[string]any)) []byte {
+		inv := stored.JSON()
+		change(inv)
+		return mustJSON(t, inv)
+	}
+	money := func(v string) map[string]any { return map[string]any{"value": json.Number(v), "currency": "USD"} }
+	zeroLines := func(inv map[string]any) {
+		for _, li := range inv["lineItem"].([]any) {
+			for _, pc := range li.(map[string]any)["priceComponent"].([]any) {
+				pc.(map[string]any)["amount"] = money("0.00")
+			}
+		}
+	}
+	totalComponent := func(inv map[string]any, i int) map[string]any {
+		return inv["totalPriceComponent"].([]any)[i].(map[string]any)
+	}
+
+	for _, c := range []struct {
+		name       string
+		change     func(inv map[string]any)
+		want       int
+		expression string
+	}{
+		{name: "ZeroedLines", change: zeroLines, want: 422, expression: "Invoice.totalGross"},
+		{name: "TotalGross", change: func(inv map[string]any) { inv["totalGross"] = money("200.00") },
+			want: 422, expression: "Invoice.totalGross"},
+		{name: "TotalNet", change: func(inv map[string]any) { inv["totalNet"] = money("0.00") },
+			want: 422, expression: "Invoice.totalNet"},
+		// A tenth of a cent off is off: the sums are exact, not floats.
+		{name: "TotalNetSubCent", change: func(inv map[string]any) { inv["totalNet"] = money("102.731") },
+			want: 422, expression: "Invoice.totalNet"},
+		{name: "TotalBenefit", change: func(inv map[string]any) { totalComponent(inv, 2)["amount"] = money("1.00") },
+			want: 422, expression: "Invoice.totalPriceComponent[2].amount"},
+		{name: "TotalComponentDropped", change: func(inv map[string]any) {
+			inv["totalPriceComponent"] = inv["totalPriceComponent"].([]any)[1:]
+		}, want: 422, expression: "Invoice.totalPriceComponent"},
+		// Allowed: the same amounts written otherwise, and lines and
+		// totals changed together so that they still add up.
+		{name: "SameAmountsOtherwiseWritten", change: func(inv map[string]any) { inv["totalGross"] = money("210") },
+			want: 200},
+		{name: "LinesAndTotalsTogether", change: func(inv map[string]any) {
+			zeroLines(inv)
+			inv["totalGross"], inv["totalNet"] = money("0.00"), money("0.00")
+			for i := range inv["totalPriceComponent"].([]any) {
+				totalComponent(inv, i)["amount"] = money("0.00")
+			}
+		}, want: 200},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			res := mustDo(t, srv, c.want, "PUT", "/Invoice/e1-patient", edit(c.change))
+			if c.want == 200 {
+				return
+			}
+			if !bytes.Contains(res.Body, []byte(`"expression":["`+c.expression+`"]`)) {
+				t.Errorf("the refusal %s does not name %s", res.Body, c.expression)
+			}
+			if got := mustDo(t, srv, 200, "GET", "/Invoice/e1-patient", nil).JSON(); field(got, "meta", "versionId") != "1" {
+				t.Errorf("a refused PUT stored version %v", field(got, "meta", "versionId"))
+			}
+		})
 	}
 }

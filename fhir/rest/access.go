@@ -3,7 +3,9 @@ package rest
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -166,7 +168,51 @@ func (s *Server) allow(ctx context.Context, typ string, in Interaction) ([]searc
 	if err != nil {
 		return nil, err
 	}
-	return a.Allow(typ, in)
+	filters, err := a.Allow(typ, in)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.patientWrite(a, typ, in); err != nil {
+		return nil, err
+	}
+	return filters, nil
+}
+
+// RegisterReadOnlyForPatients makes types read-only to callers in a
+// patient's launch context (see [PatientContext]), whatever their scopes
+// say: each create, update and delete of them is a 403, in every
+// interaction (transaction and batch entries, conditional writes, and an
+// operation writing them on such a caller's behalf). Another package
+// owns the records, such as billing's Invoices, which a patient app
+// shows but does not edit.
+func (s *Server) RegisterReadOnlyForPatients(types ...string) {
+	if s.patientReadOnly == nil {
+		s.patientReadOnly = make(map[string]bool)
+	}
+	for _, t := range types {
+		s.patientReadOnly[t] = true
+	}
+}
+
+// patientWrite refuses in on typ when it is a write, a is in a patient's
+// launch context, and typ is read-only to such callers; "*" (an
+// operation writing every type) holds those too.
+func (s *Server) patientWrite(a Access, typ string, in Interaction) error {
+	if in != InteractionCreate && in != InteractionUpdate && in != InteractionDelete {
+		return nil
+	}
+	if p, ok := a.(patientLauncher); !ok || p.LaunchPatient() == "" {
+		return nil
+	}
+	what := typ
+	switch {
+	case typ == "*" && len(s.patientReadOnly) > 0:
+		what = strings.Join(slices.Sorted(maps.Keys(s.patientReadOnly)), ", ")
+	case !s.patientReadOnly[typ]:
+		return nil
+	}
+	return &AuthError{Status: http.StatusForbidden, Code: "insufficient_scope", Detail: fmt.Sprintf(
+		"%s: read-only to an app launched for a patient, whatever its scopes", what)}
 }
 
 // visible reports whether rec matches filters. A deleted version has no
@@ -232,6 +278,9 @@ func (s *Server) readAllowed(ctx context.Context, in Interaction, rec *store.Rec
 func (s *Server) writeAllowed(ctx context.Context, in Interaction, rec *store.Record) error {
 	a, err := s.access(ctx)
 	if err != nil {
+		return err
+	}
+	if err := s.patientWrite(a, rec.Type, in); err != nil {
 		return err
 	}
 	if rec.Deleted || len(rec.Body) == 0 {

@@ -85,6 +85,9 @@ type Server struct {
 	secJSON      []byte
 
 	onCommit []CommitHook
+	// patientReadOnly lists the types no caller in a patient's launch
+	// context writes ([Server.RegisterReadOnlyForPatients]).
+	patientReadOnly map[string]bool
 }
 
 // New builds a Server and its routes.
