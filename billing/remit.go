@@ -196,9 +196,13 @@ func (b *Biller) remitOnce(ctx context.Context, sent *crpb.ClaimResponse, claimI
 // the first payer.
 func remittable(claim *claimpb.Claim, cr *crpb.ClaimResponse, claimID, encID, invID string) error {
 	switch {
-	case encID == "" || invID == "":
+	case encID == "" || invID == "" || !operationClaim(claim):
+		// A Claim a client stored, even one naming an Encounter and an
+		// Invoice, is not: only $claim and $submit store at the ids
+		// operationClaim knows, and clients cannot create or change one.
 		return unprocessable("ClaimResponse.request",
-			"Claim/%s was not built by fhirbill from an Invoice: a remittance for it changes no Invoice", claimID)
+			"Claim/%s was not built by fhirbill from an Invoice ($claim, $submit): a remittance for it "+
+				"changes no Invoice", claimID)
 	case claim.GetStatus().GetValue() != cpb.FinancialResourceStatusCode_ACTIVE:
 		return unprocessable("ClaimResponse.request",
 			"Claim/%s is not active (it fails claim edits, or was cancelled): it was not sent to a payer", claimID)

@@ -2,12 +2,14 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/fhirbill/fhirbill/billing"
 	"github.com/fhirbill/fhirbill/fhir/rest/resttest"
 )
 
@@ -328,5 +330,45 @@ func TestClaim_READMEWalkthrough(t *testing.T) {
 	}
 	if v1 := srv.Do("GET", "/Invoice/e1-patient/_history/2", nil).JSON(); fmt.Sprint(field(v1, "totalNet", "value")) != "102.73" {
 		t.Errorf("the issued estimate is not version 2 in history: %v", field(v1, "totalNet", "value"))
+	}
+}
+
+// TestRemit_OnlyClaimsFhirbillBuilt: a client's Claim copied from the one
+// $claim built, naming the same Encounter and Invoice by fhirbill's
+// identifier systems but stored by a plain POST, is not remitted onto the
+// Invoice: $remit answers 422 naming ClaimResponse.request and the
+// Invoice stays at the version $bill stored. Else a client able to write
+// Claims and an insurer's answer could rewrite any patient's bill.
+func TestRemit_OnlyClaimsFhirbillBuilt(t *testing.T) {
+	srv := billedVisit(t)
+	claimOf(t, srv, "e1", nil)
+	built := srv.Do("GET", "/Claim/e1-claim-cov1", nil).JSON()
+	var ids []any
+	for _, id := range asList(built["identifier"]) {
+		if id.(map[string]any)["system"] != billing.SystemClaimID {
+			ids = append(ids, id)
+		}
+	}
+	built["identifier"] = append(ids, map[string]any{"system": "urn:example:own", "value": "copy-1"})
+	delete(built, "id")
+	delete(built, "meta")
+	body, err := json.Marshal(built)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := mustDo(t, srv, 201, "POST", "/Claim", body)
+	copyID := strings.Split(strings.TrimPrefix(res.Header.Get("Location"), srv.Base+"/Claim/"), "/")[0]
+
+	answer, err := os.ReadFile("../../testdata/billing/remittance.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer = bytes.Replace(answer, []byte(`"Claim/e1-claim-cov1"`), []byte(`"Claim/`+copyID+`"`), 1)
+	res = mustDo(t, srv, 422, "POST", "/Claim/"+copyID+"/$remit", answer)
+	if !bytes.Contains(res.Body, []byte(`"expression":["ClaimResponse.request"]`)) {
+		t.Errorf("$remit of a client's Claim: %s, want a refusal naming ClaimResponse.request", res.Body)
+	}
+	if v := field(srv.Do("GET", "/Invoice/e1-patient", nil).JSON(), "meta", "versionId"); v != "1" {
+		t.Errorf("Invoice/e1-patient is at version %v after the refused remittance, want 1", v)
 	}
 }
