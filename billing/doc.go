@@ -69,7 +69,8 @@
 // change of the inputs updates the draft in place. An issued or balanced
 // Invoice is never rewritten: it changes only by [Biller.SetInvoiceStatus].
 // A client's edit of the draft keeps totals that are what its lines sum
-// to ([CheckInvoiceWrite]). Two Encounters billed at once race on the
+// to ([CheckInvoiceWrite]), and a client does not create an Invoice at an
+// id billing gives ([CheckInvoiceCreate]). Two Encounters billed at once race on the
 // Account's version; the loser computes again, so a deductible dollar is
 // spent once. The Account changes only through billing: a client neither
 // changes it nor creates one at an accumulator id ([CheckAccountWrite],

@@ -2,6 +2,9 @@ package billing
 
 import (
 	"bytes"
+	"context"
+	"strconv"
+	"strings"
 
 	"google.golang.org/protobuf/proto"
 
@@ -129,4 +132,33 @@ func withoutStatus(inv *invpb.Invoice) *invpb.Invoice {
 	c := proto.Clone(inv).(*invpb.Invoice)
 	c.Status, c.Meta, c.Text = nil, nil, nil
 	return c
+}
+
+// CheckInvoiceCreate vets a client's create of an Invoice: one at an id
+// billing gives an Encounter's Invoice ("<encounter>-patient", its
+// revisions "-r2" on, or the hashed "inv-" form) is refused with 409
+// naming the Invoice. Billing creates it when it first bills the
+// Encounter; one a client made first, issued, would stand in for the
+// bill, which billing then leaves alone as past draft.
+func CheckInvoiceCreate(_ context.Context, r *resource.Resource) error {
+	if !invoiceID(r.ID()) {
+		return nil
+	}
+	return conflict("Invoice", "Invoice/%s is an id billing gives the Invoice of an Encounter "+
+		"(<encounter>-patient); $bill creates it, a client does not", r.ID())
+}
+
+// invoiceID reports whether id is one invoiceBaseID gives, or one of its
+// revisions: "<encounter>-patient" or "inv-" and a hash, then optionally
+// "-r" and a number.
+func invoiceID(id string) bool {
+	if i := strings.LastIndex(id, "-r"); i > 0 {
+		if n, err := strconv.Atoi(id[i+2:]); err == nil && n > 1 {
+			id = id[:i]
+		}
+	}
+	if h, ok := strings.CutPrefix(id, "inv-"); ok && hashedID(h) {
+		return true
+	}
+	return strings.HasSuffix(id, "-patient") && len(id) > len("-patient")
 }

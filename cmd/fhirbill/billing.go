@@ -74,6 +74,7 @@ const (
 // and the plan year's accumulator Account by any.
 func registerBilling(api *rest.Server, b *billing.Biller) {
 	api.RegisterWriteCheck("Invoice", billing.CheckInvoiceWrite)
+	api.RegisterCreateCheck("Invoice", billing.CheckInvoiceCreate)
 	api.RegisterWriteCheck("Account", billing.CheckAccountWrite)
 	api.RegisterCreateCheck("Account", billing.CheckAccountCreate)
 	// Each operation names what it writes, so that a caller needs create

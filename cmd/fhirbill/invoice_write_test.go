@@ -112,3 +112,32 @@ func TestInvoiceWrite_BilledDraftTotals(t *testing.T) {
 		})
 	}
 }
+
+// TestInvoiceCreate_ReservedForBilling: a client may not create an
+// Invoice at an id billing gives an Encounter's Invoice: before, an
+// issued Invoice put at Invoice/e1-patient ahead of billing stood in for
+// the bill, and $bill left it alone as past draft. Each such create is a
+// 409 naming the Invoice and stores nothing; an id of the client's own
+// (the README's inv-1) is created as before.
+func TestInvoiceCreate_ReservedForBilling(t *testing.T) {
+	srv := billingServer(t)
+	put(t, srv, `{"resourceType":"Patient","id":"p1"}`)
+	inv := func(id string) []byte {
+		return []byte(`{"resourceType":"Invoice","id":"` + id + `","status":"issued",
+		  "subject":{"reference":"Patient/p1"},"totalNet":{"value":0.01,"currency":"USD"}}`)
+	}
+	for _, id := range []string{"e1-patient", "e1-patient-r2", "inv-0123456789abcdef0123456789abcdef"} {
+		res := mustDo(t, srv, 409, "PUT", "/Invoice/"+id, inv(id))
+		if !bytes.Contains(res.Body, []byte(`"expression":["Invoice"]`)) {
+			t.Errorf("PUT Invoice/%s: %s, want a refusal naming the Invoice", id, res.Body)
+		}
+		mustDo(t, srv, 404, "GET", "/Invoice/"+id, nil)
+	}
+	tx := `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":` + string(inv("e2-patient")) +
+		`,"request":{"method":"PUT","url":"Invoice/e2-patient"}}]}`
+	mustDo(t, srv, 409, "POST", "/", []byte(tx))
+	mustDo(t, srv, 404, "GET", "/Invoice/e2-patient", nil)
+	for _, id := range []string{"inv-1", "patient", "e1-patient-r1"} {
+		mustDo(t, srv, 201, "PUT", "/Invoice/"+id, inv(id))
+	}
+}
