@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/text/currency"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/anypb"
 
@@ -21,6 +22,10 @@ import (
 //     in the regex), which the search index relies on;
 //   - uri, url and canonical hold no white space
 //     (https://hl7.org/fhir/R4/datatypes.html#uri);
+//   - Money.currency is an ISO 4217 code, the required binding of R4
+//     (https://hl7.org/fhir/R4/datatypes.html#Money,
+//     https://hl7.org/fhir/R4/valueset-currencies.html), which jsonformat
+//     does not check: its proto keeps the code as free text;
 //   - per-1: a Period does not end before it starts
 //     (https://hl7.org/fhir/R4/datatypes.html#Period);
 //   - dom-2 to dom-5 on contained resources
@@ -126,6 +131,8 @@ func checkMessage(m protoreflect.Message, path string) error {
 		return checkURI(v.GetValue(), path)
 	case *dtpb.Period:
 		return checkPeriod(v, path)
+	case *dtpb.Money_CurrencyCode:
+		return checkCurrency(v.GetValue(), path)
 	case *dtpb.Reference:
 		return checkConditionalReference(v, path)
 	}
@@ -178,6 +185,24 @@ func checkURI(v, path string) error {
 	}
 	return Errorf(http.StatusBadRequest, IssueInvalid, path,
 		"a uri may not contain white space; escape a space as %%20")
+}
+
+// ValidCurrency reports whether code is an ISO 4217 alphabetic code, as
+// written: three capital letters that golang.org/x/text/currency (CLDR's
+// table, historic codes among them) knows.
+func ValidCurrency(code string) bool {
+	u, err := currency.ParseISO(code)
+	// ParseISO takes "usd" for USD; FHIR codes are case-sensitive.
+	return err == nil && u.String() == code
+}
+
+// checkCurrency refuses a Money.currency that is not an ISO 4217 code.
+func checkCurrency(code, path string) error {
+	if ValidCurrency(code) {
+		return nil
+	}
+	return Errorf(http.StatusBadRequest, IssueCodeInvalid, path,
+		"the currency is not an ISO 4217 code (three capital letters, such as USD)")
 }
 
 // checkPeriod applies per-1: start <= end when both are there. Values of

@@ -18,6 +18,9 @@ func TestValidation_Refused(t *testing.T) {
 	invoice := func(net string) string {
 		return `{"resourceType":"Invoice","status":"draft","totalNet":{"value":` + net + `,"currency":"USD"}}`
 	}
+	inCurrency := func(cur string) string {
+		return `{"resourceType":"Invoice","status":"draft","totalNet":{"value":1,"currency":"` + cur + `"}}`
+	}
 
 	for _, tc := range []struct {
 		name string
@@ -60,6 +63,17 @@ func TestValidation_Refused(t *testing.T) {
 		{"URLWithSpace", "/Patient", `{"resourceType":"Patient","photo":[{"contentType":"image/png","url":"http://example.org/p 1.png"}]}`, 400, "Patient.photo[0].url"},
 		{"CanonicalWithSpace", "/Patient", `{"resourceType":"Patient","meta":{"profile":["http://example.org/StructureDefinition/a b"]}}`, 400, "Patient.meta.profile[0]"},
 		{"URIWithTab", "/Patient", `{"resourceType":"Patient","implicitRules":"urn:x\ty"}`, 400, "Patient.implicitRules"},
+
+		// Money.currency has a required binding to ISO 4217 (R4
+		// datatypes.html#Money), which jsonformat does not check.
+		{"CurrencyNotISO", "/Invoice", inCurrency("FOO"), 400, "Invoice.totalNet.currency"},
+		{"CurrencyLowerCase", "/Invoice", inCurrency("usd"), 400, "Invoice.totalNet.currency"},
+		{"CurrencyWithSpace", "/Invoice", inCurrency("U SD"), 400, "Invoice.totalNet.currency"},
+		{"CurrencyEmoji", "/Invoice", inCurrency("💰"), 400, "Invoice.totalNet.currency"},
+		{"CurrencyInLine", "/Invoice", `{"resourceType":"Invoice","status":"draft","lineItem":[{"chargeItemReference":{"reference":"ChargeItem/c1"},"priceComponent":[{"type":"base","amount":{"value":1,"currency":"DOLLARS"}}]}]}`, 400, "Invoice.lineItem[0].priceComponent[0].amount.currency"},
+		{"CurrencyInExtension", "/Invoice", `{"resourceType":"Invoice","status":"draft","extension":[{"url":"http://example.org/x","valueMoney":{"value":1,"currency":"US$"}}]}`, 400, "Invoice.extension[0].valueMoney.currency"},
+		{"CurrencyInBundle", "/Bundle", `{"resourceType":"Bundle","type":"collection","entry":[{"resource":` + inCurrency("usd") +
+			`}]}`, 400, "Bundle.entry[0].resource.totalNet.currency"},
 		{"NarrativeAttribute", "/Patient", `{"resourceType":"Patient","text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\"><p foo=\"1\">hi</p></div>"}}`, 400, "Patient.text.div"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -154,6 +168,8 @@ func TestValidation_Accepted(t *testing.T) {
 		{"PeriodEqual", "/Encounter",
 			`{"resourceType":"Encounter","status":"finished","class":{"code":"AMB"},"period":{"start":"2024-03-01T10:00:00Z","end":"2024-03-01T12:00:00+02:00"}}`,
 			`"end":"2024-03-01T12:00:00+02:00"`},
+		{"CurrencyEUR", "/Invoice", `{"resourceType":"Invoice","status":"draft","totalNet":{"value":1,"currency":"EUR"}}`, `"currency":"EUR"`},
+		{"CurrencyNone", "/Invoice", `{"resourceType":"Invoice","status":"draft","totalNet":{"value":1,"currency":"XXX"}}`, `"currency":"XXX"`},
 		{"YearOne", "/Patient", `{"resourceType":"Patient","birthDate":"0001-01-01"}`, `"birthDate":"0001-01-01"`},
 		{"NarrativeAttributes", "/Patient",
 			`{"resourceType":"Patient","text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\"><p class=\"x\" style=\"color:red\">hi <a href=\"http://example.org\" name=\"n\">a</a></p><table border=\"1\"><tr><td colspan=\"2\">c</td></tr></table><img src=\"#i\" alt=\"i\"/></div>"}}`,
