@@ -23,6 +23,13 @@ func TestMalformed(t *testing.T) {
 	huge := append([]byte(`{"resourceType":"Patient","text":{"status":"generated","div":"<div>`),
 		bytes.Repeat([]byte("x"), 17<<20)...)
 	huge = append(huge, []byte(`</div>"}}`)...)
+	tx := func(entries ...string) string {
+		return `{"resourceType":"Bundle","type":"transaction","entry":[` + strings.Join(entries, ",") + `]}`
+	}
+	put := func(id string) string {
+		return `{"resource":{"resourceType":"Patient","id":"` + id + `"},"request":{"method":"PUT","url":"Patient/` + id + `"}}`
+	}
+	del := func(url string) string { return `{"request":{"method":"DELETE","url":"` + url + `"}}` }
 	claimTx := `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Patient"},"request":{"method":"PATCH","url":"Patient/p1"}}]}`
 
 	for _, tc := range []struct {
@@ -93,6 +100,14 @@ func TestMalformed(t *testing.T) {
 		{"BundleCaseMismatch", "POST", "", `{"resourceType":"Bundle","type":"batch","ENTRY":[{"REQUEST":{"METHOD":"DELETE","URL":"Patient/p1"}}]}`, nil, nil, 400, "Bundle"},
 		{"BundleDuplicateFullURL", "POST", "", `{"resourceType":"Bundle","type":"transaction","entry":[{"fullUrl":"urn:uuid:a1","resource":{"resourceType":"Patient"},"request":{"method":"POST","url":"Patient"}},{"fullUrl":"urn:uuid:a1","resource":{"resourceType":"Patient"},"request":{"method":"POST","url":"Patient"}}]}`, nil, nil, 400, "Bundle.entry[1].fullUrl"},
 		{"TransactionDanglingURN", "POST", "", `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Encounter","status":"finished","class":{"code":"AMB"},"subject":{"reference":"urn:uuid:3f1e0000-0000-4000-8000-000000000009"}},"request":{"method":"POST","url":"Encounter"}}]}`, nil, nil, 400, "Bundle.entry[0]"},
+		// R4 http.html#trules: entries whose identities overlap, resolved
+		// ones included, fail the transaction; whether a write would
+		// change anything does not matter.
+		{"TransactionPutAndDelete", "POST", "", tx(put("tx5"), del("Patient/tx5")), nil, nil, 400, "Bundle.entry[0]"},
+		{"TransactionDeleteTwice", "POST", "", tx(del("Patient/tx6"), del("Patient/tx6")), nil, nil, 400, "Bundle.entry[1]"},
+		{"TransactionConditionalDeleteAndPut", "POST", "", tx(put("p1"), del("Patient?_id=p1")), nil, nil, 400, "Bundle.entry[0]"},
+		{"TransactionConditionalPutAndDelete", "POST", "", tx(`{"resource":{"resourceType":"Patient"},"request":{"method":"PUT","url":"Patient?_id=p1"}}`, del("Patient/p1")), nil, nil, 400, "Bundle.entry[0]"},
+		{"TransactionMatchedCreateAndPut", "POST", "", tx(`{"resource":{"resourceType":"Patient"},"request":{"method":"POST","url":"Patient","ifNoneExist":"_id=p1"}}`, put("p1")), nil, nil, 400, "Bundle.entry[1]"},
 		{"TransactionIDAndSearch", "POST", "", `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Patient","id":"zz"},"request":{"method":"PUT","url":"Patient/zz?_id=p1"}}]}`, nil, nil, 400, "Bundle.entry[0]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
