@@ -239,6 +239,13 @@ func parseError(err error) error {
 		case ue.details == "code type mismatch":
 			is.Code = IssueCodeInvalid
 			is.Diagnostics = "the code is not one of the codes this element allows"
+		case strings.HasSuffix(expr, "Id.history"):
+			// The version of Type/id/_history/vid, which jsonformat
+			// keeps in a typed id (Encounter.subject.patientId.history).
+			if i := strings.LastIndex(strings.TrimSuffix(expr, ".history"), "."); i >= 0 {
+				expr = expr[:i] + ".reference"
+				is.Diagnostics = "the version of a Type/id/_history/vid reference must be 1-64 of A-Z a-z 0-9 - ."
+			}
 		}
 		if expr != "" {
 			is.Expression = []string{expr}

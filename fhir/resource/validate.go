@@ -35,11 +35,13 @@ import (
 //     meta.security; and each needs an id, since the container refers to
 //     it by that id (https://hl7.org/fhir/R4/references.html#contained);
 //   - txt-1 to txt-3 on narratives (narrative.go);
-//   - no conditional references (Type?search), which only a transaction
-//     resolves.
+//   - Reference.reference of the forms R4 gives it, ref-1 among them, and
+//     no conditional references (Type?search), which only a transaction
+//     resolves (reference.go).
 
 // visitFunc is called for each message of a resource with the path of the
-// element that holds it; an error stops the walk.
+// element that holds it; an error stops the walk, but errSkip only leaves
+// out what is inside the message.
 type visitFunc func(m protoreflect.Message, path string) error
 
 // walk calls visit for m and every message inside it, depth first, with
@@ -51,6 +53,9 @@ type visitFunc func(m protoreflect.Message, path string) error
 func walk(m protoreflect.Message, path string, visit visitFunc) error {
 	m = resourceIn(m)
 	if err := visit(m, path); err != nil {
+		if err == errSkip {
+			return nil
+		}
 		return err
 	}
 	var err error
@@ -134,10 +139,17 @@ func checkMessage(m protoreflect.Message, path string) error {
 	case *dtpb.Money_CurrencyCode:
 		return checkCurrency(v.GetValue(), path)
 	case *dtpb.Reference:
-		return checkConditionalReference(v, path)
+		return checkReference(v, path)
 	}
-	if f := m.Descriptor().Fields().ByName("contained"); f != nil && f.IsList() && m.Has(f) {
-		return checkContained(m, m.Get(f).List(), path)
+	// A DomainResource, not itself contained: its contained resources
+	// and its local references to them.
+	if f := m.Descriptor().Fields().ByName("contained"); f != nil && f.IsList() && !containedAt(path) {
+		if m.Has(f) {
+			if err := checkContained(m, m.Get(f).List(), path); err != nil {
+				return err
+			}
+		}
+		return checkLocalReferences(m, path)
 	}
 	return nil
 }
@@ -249,19 +261,6 @@ func endsBeforeStart(start, end *dtpb.DateTime) bool {
 		}
 	}
 	return false
-}
-
-// checkConditionalReference refuses a conditional reference
-// (Type?search): a transaction resolves it to the one match before the
-// resource is parsed (https://hl7.org/fhir/R4/http.html#trules), and
-// anywhere else it would be kept as a reference to nothing.
-func checkConditionalReference(r *dtpb.Reference, path string) error {
-	typ, query, ok := strings.Cut(r.GetUri().GetValue(), "?")
-	if !ok || query == "" || !Known(typ) {
-		return nil
-	}
-	return Errorf(http.StatusBadRequest, IssueNotSupported, path,
-		"a conditional reference (%s?search) is resolved only in a transaction; refer to the resource by its id", typ)
 }
 
 // checkContained applies dom-2 to dom-5 to the contained resources of m.

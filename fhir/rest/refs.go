@@ -117,11 +117,12 @@ func isURN(ref string) bool {
 }
 
 // conditionalRef splits a conditional reference, Type?search relative to
-// the base (or under it), into its type and query.
+// the base (or under it), into its type and query. An empty query
+// ("Patient?") is one too: its search then fails as selecting nothing.
 func (s *Server) conditionalRef(ref string) (typ, query string, ok bool) {
 	ref = strings.TrimPrefix(ref, s.base+"/")
 	typ, query, ok = strings.Cut(ref, "?")
-	return typ, query, ok && query != "" && resource.Known(typ)
+	return typ, query, ok && resource.Known(typ)
 }
 
 // TODO(#2): uri, url, oid and uuid elements naming a fullUrl are not rewritten (R4 trules asks it); this JSON walk knows no element types.
