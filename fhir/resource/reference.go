@@ -48,21 +48,22 @@ func ReferenceString(r *dtpb.Reference) string {
 // (https://hl7.org/fhir/R4/http.html#trules), and anywhere else it would
 // be kept as a reference to nothing.
 
-// The R4 regexes of uuid and oid
-// (https://hl7.org/fhir/R4/datatypes.html#uuid, #oid).
+// The forms of uuid and oid (https://hl7.org/fhir/R4/datatypes.html#uuid,
+// #oid). R4 has senders write a UUID in lower case and receivers read it
+// case-insensitively, so upper case is taken.
 var (
-	uuidURN = regexp.MustCompile(`^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+	uuidURN = regexp.MustCompile(`^urn:uuid:(?i)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 	oidURN  = regexp.MustCompile(`^urn:oid:[0-2](\.(0|[1-9][0-9]*))+$`)
 )
 
-// CheckURN refuses, with a 400 naming path, a urn:uuid: that is not a
-// lower-case UUID or a urn:oid: that is not an OID; any other value is
+// CheckURN refuses, with a 400 naming path, a urn:uuid: that does not
+// hold a UUID or a urn:oid: that does not hold an OID; any other value is
 // not its business.
 func CheckURN(s, path string) error {
 	switch {
 	case strings.HasPrefix(s, "urn:uuid:") && !uuidURN.MatchString(s):
 		return Errorf(http.StatusBadRequest, IssueInvalid, path,
-			"a urn:uuid: must hold a UUID in lower case (urn:uuid:c757873d-ec9a-4326-a141-556f43239520)")
+			"a urn:uuid: must hold a UUID (urn:uuid:c757873d-ec9a-4326-a141-556f43239520)")
 	case strings.HasPrefix(s, "urn:oid:") && !oidURN.MatchString(s):
 		return Errorf(http.StatusBadRequest, IssueInvalid, path, "a urn:oid: must hold an OID (urn:oid:1.2.3.4.5)")
 	}
