@@ -29,6 +29,9 @@ func TestMalformed(t *testing.T) {
 	put := func(id string) string {
 		return `{"resource":{"resourceType":"Patient","id":"` + id + `"},"request":{"method":"PUT","url":"Patient/` + id + `"}}`
 	}
+	const urnA1 = "urn:uuid:a1a1a1a1-0000-4000-8000-000000000001"
+	newPatient := `{"resource":{"resourceType":"Patient"},"request":{"method":"POST","url":"Patient"}}`
+	withFullURL := func(fullURL, entry string) string { return `{"fullUrl":"` + fullURL + `",` + entry[1:] }
 	del := func(url string) string { return `{"request":{"method":"DELETE","url":"` + url + `"}}` }
 	claimTx := `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Patient"},"request":{"method":"PATCH","url":"Patient/p1"}}]}`
 
@@ -98,7 +101,18 @@ func TestMalformed(t *testing.T) {
 		{"CreateOnlyButExists", "PUT", "/Patient/p1", p1, nil, []string{"If-None-Match", "*"}, 412, ""},
 		{"PostMetadata", "POST", "/metadata", p1, nil, nil, 405, ""},
 		{"BundleCaseMismatch", "POST", "", `{"resourceType":"Bundle","type":"batch","ENTRY":[{"REQUEST":{"METHOD":"DELETE","URL":"Patient/p1"}}]}`, nil, nil, 400, "Bundle"},
-		{"BundleDuplicateFullURL", "POST", "", `{"resourceType":"Bundle","type":"transaction","entry":[{"fullUrl":"urn:uuid:a1","resource":{"resourceType":"Patient"},"request":{"method":"POST","url":"Patient"}},{"fullUrl":"urn:uuid:a1","resource":{"resourceType":"Patient"},"request":{"method":"POST","url":"Patient"}}]}`, nil, nil, 400, "Bundle.entry[1].fullUrl"},
+		{"BundleDuplicateFullURL", "POST", "", tx(withFullURL(urnA1, newPatient), withFullURL(urnA1, newPatient)), nil, nil, 400, "Bundle.entry[1].fullUrl"},
+		// Bundle.entry.fullUrl (R4 bundle.html#bundle-unique): a urn holds
+		// a UUID or OID, a URL is not version specific (bdl-8), and a
+		// RESTful one agrees with request.url and the resource's id.
+		{"FullURLNotUUID", "POST", "", tx(withFullURL("urn:uuid:not-a-uuid", newPatient)), nil, nil, 400, "Bundle.entry[0].fullUrl"},
+		{"FullURLNotOID", "POST", "", tx(withFullURL("urn:oid:1.2.x", newPatient)), nil, nil, 400, "Bundle.entry[0].fullUrl"},
+		{"FullURLNotUUIDInBatch", "POST", "", `{"resourceType":"Bundle","type":"batch","entry":[` + withFullURL("urn:uuid:1", newPatient) + `]}`, nil, nil, 400, "Bundle.entry[0].fullUrl"},
+		{"FullURLRelative", "POST", "", tx(withFullURL("Patient/p9", put("p9"))), nil, nil, 400, "Bundle.entry[0].fullUrl"},
+		{"FullURLVersioned", "POST", "", tx(withFullURL("http://example.org/fhir/Patient/p9/_history/1", put("p9"))), nil, nil, 400, "Bundle.entry[0].fullUrl"},
+		{"FullURLOtherID", "POST", "", tx(withFullURL("http://example.org/fhir/Patient/p1", put("p1x"))), nil, nil, 400, "Bundle.entry[0].fullUrl"},
+		{"FullURLOtherType", "POST", "", tx(withFullURL("http://example.org/fhir/Group/p9", put("p9"))), nil, nil, 400, "Bundle.entry[0].fullUrl"},
+		{"FullURLOtherResourceID", "POST", "", tx(withFullURL("http://example.org/fhir/Patient/p9", `{"resource":{"resourceType":"Patient","id":"p8"},"request":{"method":"PUT","url":"Patient?_id=p9"}}`)), nil, nil, 400, "Bundle.entry[0].fullUrl"},
 		{"TransactionDanglingURN", "POST", "", `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Encounter","status":"finished","class":{"code":"AMB"},"subject":{"reference":"urn:uuid:3f1e0000-0000-4000-8000-000000000009"}},"request":{"method":"POST","url":"Encounter"}}]}`, nil, nil, 400, "Bundle.entry[0]"},
 		// R4 http.html#trules: entries whose identities overlap, resolved
 		// ones included, fail the transaction; whether a write would
