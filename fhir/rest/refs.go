@@ -196,13 +196,30 @@ func at(path string, err error) error {
 // checkBatchRefs refuses a batch entry's resource that refers to a urn:
 // a batch does not resolve references between its entries.
 func checkBatchRefs(body []byte) error {
+	return checkURNRefs(body, "a batch does not resolve references between its entries "+
+		"(R4 http.html#brules): send a transaction, or refer to the resource by its id")
+}
+
+// checkWriteRefs refuses a resource of type typ, created or updated on
+// its own, that refers to a urn: only a transaction resolves one, to the
+// entry whose fullUrl it is; kept, it would refer to nothing. A Bundle's
+// entries may refer to each other's fullUrls, and so are let be.
+func checkWriteRefs(typ string, body []byte) error {
+	if typ == "Bundle" {
+		return nil
+	}
+	return checkURNRefs(body, "a reference to a urn: is resolved only in a transaction, to the entry "+
+		"whose fullUrl it is (R4 http.html#trules): send a transaction, or refer to the resource by its id")
+}
+
+// checkURNRefs refuses, with detail, a resource body that refers to a urn.
+func checkURNRefs(body []byte, detail string) error {
 	if !bytes.Contains(body, []byte(`"urn:uuid:`)) && !bytes.Contains(body, []byte(`"urn:oid:`)) {
 		return nil
 	}
 	_, err := visitResource(body, refVisitor{ref: func(path, ref string) (string, error) {
 		if isURN(ref) {
-			return "", badRequest(path, "a batch does not resolve references between its entries "+
-				"(R4 http.html#brules): send a transaction, or refer to the resource by its id")
+			return "", badRequest(path, "%s", detail)
 		}
 		return ref, nil
 	}})

@@ -91,6 +91,7 @@ func TestValidation_Refused(t *testing.T) {
 		{"RefURLWithSpace", "/Encounter", encounter("http://example.org/Patient/a b"), 400, "Encounter.subject.reference"},
 		{"RefBadUUID", "/Encounter", encounter("urn:uuid:not-a-uuid"), 400, "Encounter.subject.reference"},
 		{"RefBadOID", "/Encounter", encounter("urn:oid:1.02"), 400, "Encounter.subject.reference"},
+		{"RefURNOutsideTransaction", "/Encounter", encounter("urn:uuid:5e0b0000-0000-4000-8000-000000000001"), 400, "Encounter.subject.reference"},
 		{"RefNoSuchContained", "/Encounter", encounter("#nope"), 400, "Encounter.subject.reference"},
 		{"RefContainerOutsideContained", "/Encounter", encounter("#"), 400, "Encounter.subject.reference"},
 		{"RefFromContainedToNothing", "/Patient", `{"resourceType":"Patient","contained":[{"resourceType":"Organization","id":"o1","partOf":{"reference":"#o2"}}],"managingOrganization":{"reference":"#o1"}}`, 400, "Patient.contained[0].partOf.reference"},
