@@ -1,7 +1,6 @@
 package resource
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -118,36 +117,62 @@ func checkReferenceURI(s, at string) error {
 	return CheckURN(s, at)
 }
 
-// checkLocalReferences applies ref-1 to the resource root at path (not a
-// contained one) and the resources it contains: "#id" names one of root's
-// contained resources, and "#" appears only inside one of them. The
-// resources of a Bundle's entries or a Parameters inside root are resources
-// of their own, checked on their own.
-func checkLocalReferences(root protoreflect.Message, path string) error {
-	ids := containedIDs(root)
-	inContained := path + ".contained["
-	return walk(root, path, func(m protoreflect.Message, p string) error {
-		if p != path && isResource(m) && !containedAt(p) {
-			return errSkip
-		}
-		r, ok := m.Interface().(*dtpb.Reference)
-		if !ok || r.GetFragment() == nil {
-			return nil
-		}
-		switch id := r.GetFragment().GetValue(); {
-		case id == "" && !strings.HasPrefix(p, inContained):
-			return Errorf(http.StatusBadRequest, IssueInvariant, p+".reference",
-				"\"#\" refers to the container of a contained resource; this reference is not in one")
-		case id != "" && !ids[id]:
-			return Errorf(http.StatusBadRequest, IssueInvariant, p+".reference",
-				"the reference \"#%s\" names no contained resource (invariant ref-1)", trim(id))
-		}
-		return nil
-	})
+// localRoots are the resources a walk is inside, outermost first: the
+// resource walked and the resources of Bundle entries or Parameters within
+// it, not contained ones, whose local references name their container's
+// contained resources (ref-1). The walk is depth first, so a root the walk
+// has left is the last one, and is dropped when a path is not under it.
+type localRoots []localRoot
+
+type localRoot struct {
+	m    protoreflect.Message
+	path string
+	ids  map[string]bool // the ids of m's contained resources; nil until asked
 }
 
-// errSkip, returned by a visitFunc, leaves out what is inside the message.
-var errSkip = errors.New("skip")
+// push enters the resource m at path.
+func (rs *localRoots) push(m protoreflect.Message, path string) {
+	*rs = append(*rs, localRoot{m: m, path: path})
+}
+
+// check applies ref-1 to the Reference r at path: "#id" names one of the
+// contained resources of the resource r is in, and "#" is only inside a
+// contained resource, for its container.
+func (rs *localRoots) check(r *dtpb.Reference, path string) error {
+	f := r.GetFragment()
+	if f == nil {
+		return nil
+	}
+	for len(*rs) > 0 && !under(path, (*rs)[len(*rs)-1].path) {
+		*rs = (*rs)[:len(*rs)-1]
+	}
+	if len(*rs) == 0 {
+		return nil
+	}
+	root := &(*rs)[len(*rs)-1]
+	switch id := f.GetValue(); {
+	case id == "":
+		if !strings.HasPrefix(path, root.path+".contained[") {
+			return Errorf(http.StatusBadRequest, IssueInvariant, path+".reference",
+				"\"#\" refers to the container of a contained resource; this reference is not in one")
+		}
+	default:
+		if root.ids == nil {
+			root.ids = containedIDs(root.m)
+		}
+		if !root.ids[id] {
+			return Errorf(http.StatusBadRequest, IssueInvariant, path+".reference",
+				"the reference \"#%s\" names no contained resource (invariant ref-1)", trim(id))
+		}
+	}
+	return nil
+}
+
+// under reports whether path is root or an element inside it.
+func under(path, root string) bool {
+	return strings.HasPrefix(path, root) &&
+		(len(path) == len(root) || path[len(root)] == '.' || path[len(root)] == '[')
+}
 
 // containedIDs returns the ids of the contained resources of m.
 func containedIDs(m protoreflect.Message) map[string]bool {
@@ -166,13 +191,6 @@ func containedIDs(m protoreflect.Message) map[string]bool {
 		}
 	}
 	return ids
-}
-
-// isResource reports whether m is a resource, not a datatype or element.
-func isResource(m protoreflect.Message) bool {
-	codec()
-	f, ok := typeFields[string(m.Descriptor().Name())]
-	return ok && f.Message().FullName() == m.Descriptor().FullName()
 }
 
 // containedAt reports whether path names a contained resource,

@@ -35,13 +35,12 @@ import (
 //     meta.security; and each needs an id, since the container refers to
 //     it by that id (https://hl7.org/fhir/R4/references.html#contained);
 //   - txt-1 to txt-3 on narratives (narrative.go);
-//   - Reference.reference of the forms R4 gives it, ref-1 among them, and
+//   - Reference.reference of the forms R4 gives it, and ref-1, and
 //     no conditional references (Type?search), which only a transaction
 //     resolves (reference.go).
 
 // visitFunc is called for each message of a resource with the path of the
-// element that holds it; an error stops the walk, but errSkip only leaves
-// out what is inside the message.
+// element that holds it; an error stops the walk.
 type visitFunc func(m protoreflect.Message, path string) error
 
 // walk calls visit for m and every message inside it, depth first, with
@@ -53,9 +52,6 @@ type visitFunc func(m protoreflect.Message, path string) error
 func walk(m protoreflect.Message, path string, visit visitFunc) error {
 	m = resourceIn(m)
 	if err := visit(m, path); err != nil {
-		if err == errSkip {
-			return nil
-		}
 		return err
 	}
 	var err error
@@ -113,10 +109,13 @@ func resourceIn(m protoreflect.Message) protoreflect.Message {
 // check applies the rules above to the resource message m, whose type
 // name is path.
 func check(m protoreflect.Message, path string) error {
-	return walk(m, path, checkMessage)
+	var roots localRoots
+	return walk(m, path, func(m protoreflect.Message, path string) error {
+		return checkMessage(m, path, &roots)
+	})
 }
 
-func checkMessage(m protoreflect.Message, path string) error {
+func checkMessage(m protoreflect.Message, path string, roots *localRoots) error {
 	switch v := m.Interface().(type) {
 	case *dtpb.Xhtml:
 		if err := checkXHTML(v.GetValue()); err != nil {
@@ -139,17 +138,18 @@ func checkMessage(m protoreflect.Message, path string) error {
 	case *dtpb.Money_CurrencyCode:
 		return checkCurrency(v.GetValue(), path)
 	case *dtpb.Reference:
-		return checkReference(v, path)
-	}
-	// A DomainResource, not itself contained: its contained resources
-	// and its local references to them.
-	if f := m.Descriptor().Fields().ByName("contained"); f != nil && f.IsList() && !containedAt(path) {
-		if m.Has(f) {
-			if err := checkContained(m, m.Get(f).List(), path); err != nil {
-				return err
-			}
+		if err := checkReference(v, path); err != nil {
+			return err
 		}
-		return checkLocalReferences(m, path)
+		return roots.check(v, path)
+	}
+	// A DomainResource, not itself contained: its contained resources,
+	// which its local references name.
+	if f := m.Descriptor().Fields().ByName("contained"); f != nil && f.IsList() && !containedAt(path) {
+		roots.push(m, path)
+		if m.Has(f) {
+			return checkContained(m, m.Get(f).List(), path)
+		}
 	}
 	return nil
 }
