@@ -2,6 +2,8 @@ package rest_test
 
 import (
 	"bufio"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -218,6 +220,33 @@ func TestRoutes_MethodNotAllowedSaysAllow(t *testing.T) {
 	got := s.Do(http.MethodOptions, "/Patient/_history", nil)
 	if a := got.Header.Get("Allow"); got.Status != http.StatusNoContent || a != "GET, HEAD, OPTIONS" {
 		t.Errorf("OPTIONS: got %d with Allow %q, want 204 with GET, HEAD, OPTIONS", got.Status, a)
+	}
+}
+
+// TestContent_EncodingRefused: a body in a content coding fhirbill does
+// not decode is a 415 that says, in Accept-Encoding, which it takes (RFC
+// 9110 §15.5.16), not a 400 "invalid JSON"; identity is no coding.
+func TestContent_EncodingRefused(t *testing.T) {
+	s := resttest.New(t)
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	if _, err := w.Write([]byte(`{"resourceType":"Patient"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got := s.Do(http.MethodPost, "/Patient", gz.Bytes(), "Content-Encoding", "gzip")
+	if got.Status != http.StatusUnsupportedMediaType || got.Header.Get("Accept-Encoding") != "identity" {
+		t.Errorf("gzip: got %d with Accept-Encoding %q, want 415 with identity: %s",
+			got.Status, got.Header.Get("Accept-Encoding"), short(got.Body))
+	}
+	if n := count(t, s, "Patient"); n != "0" {
+		t.Errorf("Patients stored: got %s, want 0", n)
+	}
+	got = s.Do(http.MethodPost, "/Patient", []byte(`{"resourceType":"Patient"}`), "Content-Encoding", "identity")
+	if got.Status != http.StatusCreated {
+		t.Errorf("identity: got %d, want 201: %s", got.Status, short(got.Body))
 	}
 }
 
