@@ -221,6 +221,25 @@ func TestRoutes_MethodNotAllowedSaysAllow(t *testing.T) {
 	if a := got.Header.Get("Allow"); got.Status != http.StatusNoContent || a != "GET, HEAD, OPTIONS" {
 		t.Errorf("OPTIONS: got %d with Allow %q, want 204 with GET, HEAD, OPTIONS", got.Status, a)
 	}
+
+	// OPTIONS says what a 405 says: POST on [type]/[id] only for an
+	// operation ($name).
+	for _, tc := range []struct{ path, want string }{
+		{"/Patient/p1", "DELETE, GET, HEAD, PUT, OPTIONS"},
+		{"/Patient/$validate", "DELETE, GET, HEAD, POST, PUT, OPTIONS"},
+		{"/Patient", "DELETE, GET, HEAD, POST, PUT, OPTIONS"},
+		{"", "POST, OPTIONS"},
+	} {
+		t.Run("Options"+tc.path, func(t *testing.T) {
+			opt := s.Do(http.MethodOptions, tc.path, nil)
+			if a := opt.Header.Get("Allow"); opt.Status != http.StatusNoContent || a != tc.want {
+				t.Errorf("OPTIONS: got %d with Allow %q, want 204 with %q", opt.Status, a, tc.want)
+			}
+			if a := s.Do(http.MethodPatch, tc.path, nil).Header.Get("Allow"); a != tc.want {
+				t.Errorf("the 405 of PATCH says Allow %q; OPTIONS %q", a, tc.want)
+			}
+		})
+	}
 }
 
 // TestContent_EncodingRefused: a body in a content coding fhirbill does
