@@ -90,19 +90,15 @@ func syncFault(err error) string {
 // syncInput reads the one input of $ehr-sync, the ehr parameter, from the
 // URL or a Parameters body. As $translate does, it refuses any other
 // parameter and one given twice (in the URL, the body or both), rather
-// than guess which was meant; _format and _pretty shape the answer and
-// are the REST layer's.
+// than guess which was meant.
 func syncInput(req *rest.OperationRequest) (string, error) {
 	var names []string
 	for k, vs := range req.Query {
-		switch k {
-		case "ehr":
-			names = append(names, vs...)
-		case "_format", "_pretty":
-		default:
+		if k != "ehr" {
 			return "", resource.Errorf(http.StatusBadRequest, resource.IssueNotSupported, truncate(k),
 				"parameter %s is not an input of $%s, which takes ehr", truncate(k), OperationName)
 		}
+		names = append(names, vs...)
 	}
 	if len(req.Body) > 0 {
 		ps, err := bodyParameters(req.Body)

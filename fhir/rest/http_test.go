@@ -102,6 +102,28 @@ func TestOperation_EmptyBody(t *testing.T) {
 	}
 }
 
+// TestOperation_FormatAndPrettyAreTheServers: _format and _pretty, which
+// R4 gives every interaction, are applied by the server and not handed to
+// an operation, which would refuse them as inputs it does not know.
+func TestOperation_FormatAndPrettyAreTheServers(t *testing.T) {
+	s := resttest.New(t)
+	var gotQuery url.Values
+	s.API.RegisterOperation(&rest.Operation{
+		Name: "ping", Definition: "http://example.org/OperationDefinition/ping",
+		Handle: func(_ context.Context, req *rest.OperationRequest) (*rest.OperationResponse, error) {
+			gotQuery = req.Query
+			return &rest.OperationResponse{Status: http.StatusOK, Body: []byte(`{"resourceType":"Parameters"}`)}, nil
+		},
+	})
+	got := s.Do(http.MethodPost, "/$ping?_format=json&_pretty=true&x=1", nil)
+	if got.Status != http.StatusOK || !strings.Contains(string(got.Body), "\n") {
+		t.Errorf("got %d, want 200 indented: %s", got.Status, got.Body)
+	}
+	if want := (url.Values{"x": {"1"}}); gotQuery.Encode() != want.Encode() {
+		t.Errorf("the operation got query %v, want %v", gotQuery, want)
+	}
+}
+
 // TestUpdate_ConcurrentWithoutIfMatch: PUTs without If-Match that lose a
 // race are planned again on the version that won, as the README says, so
 // that all of them are stored, one version each (F20: 5 of 20 got 409).
