@@ -90,9 +90,10 @@ type Resource struct {
 // jsonformat: cardinality, required elements, codes of required bindings,
 // reference target types, primitive formats; then applies the R4 rules
 // jsonformat leaves out (validate.go: dates from the year 0001, uris
-// without white space, per-1, dom-2 to dom-5, the narrative's txt-1 to
-// txt-3). Failures are *Error values with status 400 (413 for
-// [MaxValues]) naming the elements concerned.
+// without white space, ISO 4217 currencies, per-1, dom-2 to dom-5, the
+// narrative's txt-1 to txt-3, the forms of Reference.reference and ref-1).
+// Failures are *Error values with status 400 (413 for [MaxValues]) naming
+// the elements concerned.
 func Parse(body []byte) (*Resource, error) {
 	codec()
 	if err := CheckJSON(body); err != nil {
