@@ -99,7 +99,8 @@ func checkReference(r *dtpb.Reference, path string) error {
 func checkReferenceURI(s, at string) error {
 	if typ, _, ok := strings.Cut(s, "?"); ok && Known(typ) {
 		return Errorf(http.StatusBadRequest, IssueNotSupported, at,
-			"a conditional reference (%s?search) is resolved only in a transaction; refer to the resource by its id", typ)
+			"a conditional reference (%s?search) is resolved only in a transaction; "+
+				"refer to the resource by its id", typ)
 	}
 	if strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
 		return Errorf(http.StatusBadRequest, IssueInvalid, at,

@@ -35,7 +35,11 @@ func (s *Server) routes(prefix string) *echo.Echo {
 	// fhir/smart mounts its documents here when authorization is on.
 	e.Any(prefix+"/.well-known/*", s.handleWellKnown)
 
-	r := &routeTable{g: e.Group(prefix, s.limitBody, s.negotiate, s.authorize), prefix: prefix, options: s.handleOptions}
+	r := &routeTable{
+		g:       e.Group(prefix, s.limitBody, s.negotiate, s.authorize),
+		prefix:  prefix,
+		options: s.handleOptions,
+	}
 	r.get("/metadata", s.handleCapabilities)
 	r.add(http.MethodPost, "", s.handleBundle)
 	r.add(http.MethodPost, "/", s.handleBundle)
