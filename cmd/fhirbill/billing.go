@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -290,6 +291,9 @@ func translateInput(req *rest.OperationRequest) (opInput, error) {
 // parseParameters parses body as a Parameters resource whose parameters
 // are among allowed, each at most once.
 func parseParameters(body []byte, allowed []string) (opInput, error) {
+	if err := refuseResources(body, allowed); err != nil {
+		return nil, err
+	}
 	r, err := resource.Parse(body)
 	if err != nil {
 		return nil, err
@@ -314,6 +318,35 @@ func parseParameters(body []byte, allowed []string) (opInput, error) {
 		in[name] = p
 	}
 	return in, nil
+}
+
+// refuseResources refuses, in order, a parameter that is not among
+// allowed and one holding a resource: none of the inputs parseParameters
+// reads is a resource, and jsonformat, which cannot parse a resource in a
+// Parameters (billing/parameters.go), would call its resourceType an
+// unknown element. Other faults are left to resource.Parse.
+func refuseResources(body []byte, allowed []string) error {
+	var ps struct {
+		Parameter []struct {
+			Name     string          `json:"name"`
+			Resource json.RawMessage `json:"resource"`
+		} `json:"parameter"`
+	}
+	if json.Unmarshal(body, &ps) != nil {
+		return nil
+	}
+	for i, p := range ps.Parameter {
+		expr := "Parameters.parameter[" + strconv.Itoa(i) + "]"
+		switch {
+		case !slices.Contains(allowed, p.Name):
+			return resource.Errorf(http.StatusBadRequest, resource.IssueNotSupported, expr,
+				"parameter %q is not an input of this operation", p.Name)
+		case len(p.Resource) > 0:
+			return resource.Errorf(http.StatusBadRequest, resource.IssueInvalid, expr+".resource",
+				"parameter %q takes a value (valueReference, valueString, ...), not a resource", p.Name)
+		}
+	}
+	return nil
 }
 
 // startBilling stores fhirbill's conformance resources, builds the

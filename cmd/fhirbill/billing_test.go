@@ -548,6 +548,11 @@ func TestBill_Operations(t *testing.T) {
 		{"BillWithGET", "GET", "/Encounter/e3/$bill", "", 405, ""},
 		{"BillMissingEncounter", "POST", "/Encounter/nope/$bill", "", 404, "Encounter"},
 		{"BillUnknownParameter", "POST", "/Encounter/e3/$bill", `{"resourceType":"Parameters","parameter":[{"name":"fast","valueBoolean":true}]}`, 400, "Parameters.parameter[0]"},
+		// A parameter that is not a resource, given one, is named as
+		// unexpected or of the wrong type, not as an unknown element.
+		{"BillResourceParameter", "POST", "/Encounter/e3/$bill", `{"resourceType":"Parameters","parameter":[{"name":"encounter","resource":{"resourceType":"Encounter","status":"finished","class":{"code":"AMB"}}}]}`, 400, "Parameters.parameter[0]"},
+		{"ApplyChargeItemAsResource", "POST", "/ChargeItemDefinition/price-99213/$apply", `{"resourceType":"Parameters","parameter":[{"name":"chargeItem","resource":{"resourceType":"ChargeItem","status":"billable","code":{"text":"x"},"subject":{"reference":"Patient/p1"}}}]}`, 400, "Parameters.parameter[0].resource"},
+		{"ClaimCoverageAsResource", "POST", "/Encounter/e3/$claim", `{"resourceType":"Parameters","parameter":[{"name":"coverage","resource":{"resourceType":"Coverage","status":"active","beneficiary":{"reference":"Patient/p1"},"payor":[{"reference":"Organization/o1"}]}}]}`, 400, "Parameters.parameter[0].resource"},
 		{"BillNotParameters", "POST", "/Encounter/e3/$bill", `{"resourceType":"Patient"}`, 400, ""},
 		{"IssueCancelled", "POST", inv + "/$issue", "", 409, ""},
 		{"CancelTwice", "POST", inv + "/$cancel", "", 409, ""},

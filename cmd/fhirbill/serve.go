@@ -8,9 +8,9 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"regexp"
 	"time"
 
+	"github.com/fhirbill/fhirbill/fhir/resource"
 	"github.com/fhirbill/fhirbill/fhir/store"
 )
 
@@ -26,9 +26,6 @@ type storeFlags struct {
 func (f *storeFlags) storeConfig(logger *slog.Logger) store.Config {
 	return store.Config{URI: f.MongoDBURI, Database: f.Database, DataDir: f.DataDir, Logger: logger}
 }
-
-// currencyCode is the form of an ISO 4217 alphabetic code.
-var currencyCode = regexp.MustCompile(`^[A-Z]{3}$`)
 
 // serveCmd is `fhirbill serve`.
 type serveCmd struct {
@@ -61,7 +58,7 @@ func (c *serveCmd) validate() error {
 	if c.MaxEntries < 1 {
 		return fmt.Errorf("--max-entries must be at least 1")
 	}
-	if !currencyCode.MatchString(c.Currency) {
+	if !resource.ValidCurrency(c.Currency) {
 		return fmt.Errorf("--currency %q: want an ISO 4217 code such as USD", c.Currency)
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/fhirbill/fhirbill/fhir/ehr"
+	"github.com/fhirbill/fhirbill/fhir/resource"
 )
 
 // syncCmd is `fhirbill sync --ehr NAME`: one pull of one EHR connection,
@@ -26,7 +27,7 @@ func (c *syncCmd) Run(ctx context.Context, stdout io.Writer, logOut logOutput) e
 	if c.EHRConfig == "" {
 		return errors.New("--ehr-config (or FHIRBILL_EHR_CONFIG) names the connections file")
 	}
-	if !currencyCode.MatchString(c.Currency) {
+	if !resource.ValidCurrency(c.Currency) {
 		return fmt.Errorf("--currency %q: want an ISO 4217 code such as USD", c.Currency)
 	}
 	logger := newLogger(logOut, c.LogLevel)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/fhirbill/fhirbill/fhir/resource"
 	"github.com/fhirbill/fhirbill/fhir/rest"
@@ -37,13 +38,9 @@ func (s *Syncer) handleOperation(ctx context.Context, req *rest.OperationRequest
 		return nil, resource.Errorf(http.StatusMethodNotAllowed, resource.IssueNotSupported, "",
 			"$%s changes data: use POST", OperationName)
 	}
-	name := req.Query.Get("ehr")
-	if name == "" && len(req.Body) > 0 {
-		name = parameter(req.Body, "ehr")
-	}
-	if name == "" {
-		return nil, resource.Errorf(http.StatusBadRequest, resource.IssueRequired, "Parameters.parameter",
-			"name the connection with the ehr parameter")
+	name, err := syncInput(req)
+	if err != nil {
+		return nil, err
 	}
 
 	sum, err := s.Sync(ctx, name, nil)
@@ -90,22 +87,83 @@ func syncFault(err error) string {
 	return "see the server log"
 }
 
-// parameter returns the valueString of the named parameter of a
-// Parameters body.
-func parameter(body []byte, name string) string {
-	var p struct {
-		Parameter []struct {
-			Name        string `json:"name"`
-			ValueString string `json:"valueString"`
-		} `json:"parameter"`
+// syncInput reads the one input of $ehr-sync, the ehr parameter, from the
+// URL or a Parameters body. As $translate does, it refuses any other
+// parameter and one given twice (in the URL, the body or both), rather
+// than guess which was meant.
+func syncInput(req *rest.OperationRequest) (string, error) {
+	var names []string
+	for k, vs := range req.Query {
+		if k != "ehr" {
+			return "", resource.Errorf(http.StatusBadRequest, resource.IssueNotSupported, truncate(k),
+				"parameter %s is not an input of $%s, which takes ehr", truncate(k), OperationName)
+		}
+		names = append(names, vs...)
 	}
-	if json.Unmarshal(body, &p) != nil {
-		return ""
-	}
-	for _, x := range p.Parameter {
-		if x.Name == name {
-			return x.ValueString
+	if len(req.Body) > 0 {
+		ps, err := bodyParameters(req.Body)
+		if err != nil {
+			return "", err
+		}
+		for i, p := range ps {
+			expr := "Parameters.parameter[" + strconv.Itoa(i) + "]"
+			if p.Name != "ehr" {
+				return "", resource.Errorf(http.StatusBadRequest, resource.IssueNotSupported, expr,
+					"parameter %q is not an input of $%s, which takes ehr", truncate(p.Name), OperationName)
+			}
+			if p.ValueString == nil || len(p.Resource) > 0 {
+				return "", resource.Errorf(http.StatusBadRequest, resource.IssueInvalid, expr,
+					"parameter ehr is a valueString, the name of the connection, not a resource or another type")
+			}
+			names = append(names, *p.ValueString)
+		}
+		// Validated as any resource is, once its parameters are known
+		// to hold no resource, which jsonformat cannot parse there.
+		if _, err := resource.Parse(req.Body); err != nil {
+			return "", err
 		}
 	}
-	return ""
+	switch {
+	case len(names) == 0 || len(names) == 1 && names[0] == "":
+		return "", resource.Errorf(http.StatusBadRequest, resource.IssueRequired, "Parameters.parameter",
+			"name the connection with the ehr parameter")
+	case len(names) > 1:
+		return "", resource.Errorf(http.StatusBadRequest, resource.IssueInvalid, "ehr",
+			"parameter ehr is given more than once")
+	}
+	return names[0], nil
+}
+
+type bodyParameter struct {
+	Name        string          `json:"name"`
+	ValueString *string         `json:"valueString"`
+	Resource    json.RawMessage `json:"resource"`
+}
+
+// bodyParameters reads the parameters of a Parameters body as JSON.
+func bodyParameters(body []byte) ([]bodyParameter, error) {
+	var p struct {
+		ResourceType string          `json:"resourceType"`
+		Parameter    []bodyParameter `json:"parameter"`
+	}
+	if err := json.Unmarshal(body, &p); err != nil {
+		if _, perr := resource.Parse(body); perr != nil {
+			return nil, perr
+		}
+		return nil, resource.Errorf(http.StatusBadRequest, resource.IssueStructure, "Parameters",
+			"the body is not a valid Parameters resource")
+	}
+	if p.ResourceType != "Parameters" {
+		return nil, resource.Errorf(http.StatusBadRequest, resource.IssueInvalid, "resourceType",
+			"the body of $%s is a Parameters resource", OperationName)
+	}
+	return p.Parameter, nil
+}
+
+// truncate shortens a client's string for a message.
+func truncate(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "..."
+	}
+	return s
 }

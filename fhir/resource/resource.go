@@ -90,9 +90,10 @@ type Resource struct {
 // jsonformat: cardinality, required elements, codes of required bindings,
 // reference target types, primitive formats; then applies the R4 rules
 // jsonformat leaves out (validate.go: dates from the year 0001, uris
-// without white space, per-1, dom-2 to dom-5, the narrative's txt-1 to
-// txt-3). Failures are *Error values with status 400 (413 for
-// [MaxValues]) naming the elements concerned.
+// without white space, ISO 4217 currencies, per-1, dom-2 to dom-5, the
+// narrative's txt-1 to txt-3, the forms of Reference.reference and ref-1).
+// Failures are *Error values with status 400 (413 for [MaxValues]) naming
+// the elements concerned.
 func Parse(body []byte) (*Resource, error) {
 	codec()
 	if err := CheckJSON(body); err != nil {
@@ -239,6 +240,13 @@ func parseError(err error) error {
 		case ue.details == "code type mismatch":
 			is.Code = IssueCodeInvalid
 			is.Diagnostics = "the code is not one of the codes this element allows"
+		case strings.HasSuffix(expr, "Id.history"):
+			// The version of Type/id/_history/vid, which jsonformat
+			// keeps in a typed id (Encounter.subject.patientId.history).
+			if i := strings.LastIndex(strings.TrimSuffix(expr, ".history"), "."); i >= 0 {
+				expr = expr[:i] + ".reference"
+				is.Diagnostics = "the version of a Type/id/_history/vid reference must be 1-64 of A-Z a-z 0-9 - ."
+			}
 		}
 		if expr != "" {
 			is.Expression = []string{expr}

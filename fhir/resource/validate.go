@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/text/currency"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/anypb"
 
@@ -21,6 +22,10 @@ import (
 //     in the regex), which the search index relies on;
 //   - uri, url and canonical hold no white space
 //     (https://hl7.org/fhir/R4/datatypes.html#uri);
+//   - Money.currency is an ISO 4217 code, the required binding of R4
+//     (https://hl7.org/fhir/R4/datatypes.html#Money,
+//     https://hl7.org/fhir/R4/valueset-currencies.html), which jsonformat
+//     does not check: its proto keeps the code as free text;
 //   - per-1: a Period does not end before it starts
 //     (https://hl7.org/fhir/R4/datatypes.html#Period);
 //   - dom-2 to dom-5 on contained resources
@@ -30,8 +35,9 @@ import (
 //     meta.security; and each needs an id, since the container refers to
 //     it by that id (https://hl7.org/fhir/R4/references.html#contained);
 //   - txt-1 to txt-3 on narratives (narrative.go);
-//   - no conditional references (Type?search), which only a transaction
-//     resolves.
+//   - Reference.reference of the forms R4 gives it, and ref-1, and
+//     no conditional references (Type?search), which only a transaction
+//     resolves (reference.go).
 
 // visitFunc is called for each message of a resource with the path of the
 // element that holds it; an error stops the walk.
@@ -103,10 +109,13 @@ func resourceIn(m protoreflect.Message) protoreflect.Message {
 // check applies the rules above to the resource message m, whose type
 // name is path.
 func check(m protoreflect.Message, path string) error {
-	return walk(m, path, checkMessage)
+	var roots localRoots
+	return walk(m, path, func(m protoreflect.Message, path string) error {
+		return checkMessage(m, path, &roots)
+	})
 }
 
-func checkMessage(m protoreflect.Message, path string) error {
+func checkMessage(m protoreflect.Message, path string, roots *localRoots) error {
 	switch v := m.Interface().(type) {
 	case *dtpb.Xhtml:
 		if err := checkXHTML(v.GetValue()); err != nil {
@@ -126,11 +135,21 @@ func checkMessage(m protoreflect.Message, path string) error {
 		return checkURI(v.GetValue(), path)
 	case *dtpb.Period:
 		return checkPeriod(v, path)
+	case *dtpb.Money_CurrencyCode:
+		return checkCurrency(v.GetValue(), path)
 	case *dtpb.Reference:
-		return checkConditionalReference(v, path)
+		if err := checkReference(v, path); err != nil {
+			return err
+		}
+		return roots.check(v, path)
 	}
-	if f := m.Descriptor().Fields().ByName("contained"); f != nil && f.IsList() && m.Has(f) {
-		return checkContained(m, m.Get(f).List(), path)
+	// A DomainResource, not itself contained: its contained resources,
+	// which its local references name.
+	if f := m.Descriptor().Fields().ByName("contained"); f != nil && f.IsList() && !containedAt(path) {
+		roots.push(m, path)
+		if m.Has(f) {
+			return checkContained(m, m.Get(f).List(), path)
+		}
 	}
 	return nil
 }
@@ -180,6 +199,24 @@ func checkURI(v, path string) error {
 		"a uri may not contain white space; escape a space as %%20")
 }
 
+// ValidCurrency reports whether code is an ISO 4217 alphabetic code, as
+// written: three capital letters that golang.org/x/text/currency (CLDR's
+// table, historic codes among them) knows.
+func ValidCurrency(code string) bool {
+	u, err := currency.ParseISO(code)
+	// ParseISO takes "usd" for USD; FHIR codes are case-sensitive.
+	return err == nil && u.String() == code
+}
+
+// checkCurrency refuses a Money.currency that is not an ISO 4217 code.
+func checkCurrency(code, path string) error {
+	if ValidCurrency(code) {
+		return nil
+	}
+	return Errorf(http.StatusBadRequest, IssueCodeInvalid, path,
+		"the currency is not an ISO 4217 code (three capital letters, such as USD)")
+}
+
 // checkPeriod applies per-1: start <= end when both are there. Values of
 // different precision are compared as FHIRPath compares them: to the
 // coarser precision, as written, and equal there is no violation
@@ -224,19 +261,6 @@ func endsBeforeStart(start, end *dtpb.DateTime) bool {
 		}
 	}
 	return false
-}
-
-// checkConditionalReference refuses a conditional reference
-// (Type?search): a transaction resolves it to the one match before the
-// resource is parsed (https://hl7.org/fhir/R4/http.html#trules), and
-// anywhere else it would be kept as a reference to nothing.
-func checkConditionalReference(r *dtpb.Reference, path string) error {
-	typ, query, ok := strings.Cut(r.GetUri().GetValue(), "?")
-	if !ok || query == "" || !Known(typ) {
-		return nil
-	}
-	return Errorf(http.StatusBadRequest, IssueNotSupported, path,
-		"a conditional reference (%s?search) is resolved only in a transaction; refer to the resource by its id", typ)
 }
 
 // checkContained applies dom-2 to dom-5 to the contained resources of m.

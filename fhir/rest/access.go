@@ -36,8 +36,9 @@ const (
 // it. Config.Authorizer nil serves every request (auth off).
 type Authorizer interface {
 	// Authorize returns what the caller of r may do, or an *AuthError
-	// with status 401 when the credentials are missing or not valid. It
-	// must not read the body.
+	// with status 401 when the credentials are missing or not valid (400
+	// when they are malformed, as two Authorization headers are). It must
+	// not read the body.
 	Authorize(r *http.Request) (Access, error)
 }
 
@@ -94,7 +95,8 @@ func ClientID(ctx context.Context) string {
 }
 
 // AuthError refuses a request: 401 when the credentials are missing or not
-// valid, 403 when they do not allow the interaction. It becomes an
+// valid, 403 when they do not allow the interaction, 400 when the request
+// is malformed (RFC 6750 §3.1 invalid_request). It becomes an
 // OperationOutcome and a WWW-Authenticate challenge (RFC 6750 §3).
 type AuthError struct {
 	Status int
@@ -296,8 +298,11 @@ func (s *Server) writeAllowed(ctx context.Context, in Interaction, rec *store.Re
 // authIssue is the OperationOutcome issue of an AuthError.
 func authIssue(e *AuthError) resource.Issue {
 	code := resource.IssueLogin
-	if e.Status == http.StatusForbidden {
+	switch e.Status {
+	case http.StatusForbidden:
 		code = resource.IssueForbidden
+	case http.StatusBadRequest:
+		code = resource.IssueInvalid // a malformed request, not a login to make
 	}
 	return issue(code, e.Detail)
 }

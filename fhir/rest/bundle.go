@@ -29,6 +29,11 @@ func (s *Server) handleBundle(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	for i, e := range in.Entry {
+		if err := s.checkFullURL(e); err != nil {
+			return at(fmt.Sprintf("Bundle.entry[%d].fullUrl", i), err)
+		}
+	}
 	if len(in.Entry) > s.maxEnts {
 		return resource.Errorf(http.StatusRequestEntityTooLarge, resource.IssueTooCostly, "Bundle.entry",
 			"a %s may hold at most %d entries; this one holds %d: split it", in.Type, s.maxEnts, len(in.Entry))
@@ -115,6 +120,53 @@ func decodeBundle(body []byte) (*inBundle, error) {
 		}
 	}
 	return &b, nil
+}
+
+// checkFullURL applies R4's rules on Bundle.entry.fullUrl
+// (https://hl7.org/fhir/R4/bundle.html#bundle-unique): an absolute URI; a
+// urn:uuid: or urn:oid: holding a UUID or an OID
+// (https://hl7.org/fhir/R4/datatypes.html#uuid); not version specific
+// (bdl-8); and a RESTful URL, .../Type/id, that does not disagree with the
+// entry's request.url and resource id. Errors name no element: the caller
+// puts the fullUrl's path first.
+func (s *Server) checkFullURL(e inEntry) error {
+	if e.FullURL == "" {
+		return nil
+	}
+	if err := resource.CheckURN(e.FullURL, ""); err != nil {
+		return err
+	}
+	u, err := url.Parse(e.FullURL)
+	if err != nil || !u.IsAbs() || strings.ContainsAny(e.FullURL, " \t\n\f\r") {
+		return badRequest("", "fullUrl must be an absolute URI: a URL, a urn:uuid: or a urn:oid:")
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil
+	}
+	if strings.Contains(u.Path, "/_history/") {
+		return badRequest("", "fullUrl cannot be a version specific reference (rule bdl-8)")
+	}
+	parts := strings.Split(strings.TrimSuffix(u.Path, "/"), "/")
+	if len(parts) < 2 || !resource.Known(parts[len(parts)-2]) || !resource.ValidID(parts[len(parts)-1]) {
+		return nil // not a RESTful URL of a resource
+	}
+	typ, id := parts[len(parts)-2], parts[len(parts)-1]
+	t, err := s.parseTarget(e.Request.URL)
+	if err != nil {
+		return nil // the entry's own processing reports it
+	}
+	switch {
+	case t.typ != typ:
+		return badRequest("", "the fullUrl names %s but request.url %s", withArticle(typ), withArticle(t.typ))
+	case t.id != "" && t.id != id:
+		return badRequest("", "the fullUrl and request.url name different ids: they must agree")
+	}
+	if len(bytes.TrimSpace(e.Resource)) > 0 {
+		if bodyID, err := idInBody(e.Resource); err == nil && bodyID != "" && bodyID != id {
+			return badRequest("", "the fullUrl and the resource's id disagree")
+		}
+	}
+	return nil
 }
 
 // jsonShapeError names the element of a decoding error without its value.

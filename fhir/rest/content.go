@@ -33,8 +33,8 @@ var xmlTypes = map[string]bool{"application/fhir+xml": true, "application/xml": 
 func (s *Server) negotiate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if f := c.QueryParam("_format"); f != "" {
-			mt, _, _ := mime.ParseMediaType(f)
-			if mt != "json" && !jsonTypes[mt] {
+			mt, params, _ := mime.ParseMediaType(f)
+			if mt != "json" && !jsonTypes[mt] || !r4Version(params) {
 				return resource.Errorf(http.StatusNotAcceptable, resource.IssueNotSupported, "_format",
 					"only JSON is supported (_format=json or application/fhir+json)")
 			}
@@ -42,10 +42,18 @@ func (s *Server) negotiate(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		if accept := c.Request().Header.Get(echo.HeaderAccept); accept != "" && !acceptsJSON(accept) {
 			return resource.Errorf(http.StatusNotAcceptable, resource.IssueNotSupported, "",
-				"only application/fhir+json is supported")
+				"only application/fhir+json of FHIR 4.0 (R4) is supported")
 		}
 		return next(c)
 	}
+}
+
+// r4Version reports whether the parameters of a FHIR media type name R4
+// or no version (https://hl7.org/fhir/R4/http.html#version-parameter:
+// fhirVersion=4.0).
+func r4Version(params map[string]string) bool {
+	v, ok := params["fhirversion"]
+	return !ok || v == "4.0" || v == "4.0.1"
 }
 
 // acceptsJSON reports whether an Accept header admits FHIR JSON: one of
@@ -53,7 +61,9 @@ func (s *Server) negotiate(next echo.HandlerFunc) echo.HandlerFunc {
 // range that names it (RFC 9110 §12.5.1: type/subtype before type/*
 // before */*; q=0 means "not acceptable"), and application/fhir+json is
 // not refused by name. Another +json type with q above 0 is taken as a
-// lenient client's way of asking for JSON.
+// lenient client's way of asking for JSON. A range asking for another
+// FHIR version than R4 (fhirVersion=3.0) admits nothing this server
+// writes.
 func acceptsJSON(accept string) bool {
 	type rng struct {
 		mt string
@@ -62,7 +72,7 @@ func acceptsJSON(accept string) bool {
 	var ranges []rng
 	for _, part := range strings.Split(accept, ",") {
 		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
-		if err != nil {
+		if err != nil || !r4Version(params) {
 			continue
 		}
 		q := 1.0
@@ -110,14 +120,34 @@ func acceptsJSON(accept string) bool {
 }
 
 // limitBody refuses, before anything reads it, a body whose Content-Length
-// is over the limit (413).
+// is over the limit (413), and one in a content coding (gzip, ...), which
+// fhirbill does not decode: 415 with Accept-Encoding saying so (RFC 9110
+// §15.5.16, §12.5.3).
 func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if c.Request().ContentLength > s.maxBody {
+		r := c.Request()
+		if r.ContentLength > s.maxBody {
 			return tooLarge(s.maxBody)
+		}
+		if r.ContentLength != 0 && encoded(r.Header) {
+			c.Response().Header().Set("Accept-Encoding", "identity")
+			return resource.Errorf(http.StatusUnsupportedMediaType, resource.IssueNotSupported, "",
+				"the body must not be content-coded (Content-Encoding): send it as it is")
 		}
 		return next(c)
 	}
+}
+
+// encoded reports whether h names a content coding other than identity.
+func encoded(h http.Header) bool {
+	for _, v := range h.Values("Content-Encoding") {
+		for _, c := range strings.Split(v, ",") {
+			if c = strings.TrimSpace(c); c != "" && !strings.EqualFold(c, "identity") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // readBody reads a resource body: the Content-Type must be FHIR JSON (415
@@ -133,9 +163,9 @@ func (s *Server) readBody(c echo.Context) ([]byte, error) {
 		return nil, resource.Errorf(http.StatusUnsupportedMediaType, resource.IssueNotSupported, "",
 			"the body must be UTF-8 (charset=utf-8)")
 	}
-	if v, ok := params["fhirversion"]; ok && v != "4.0" && v != "4.0.1" {
+	if !r4Version(params) {
 		return nil, resource.Errorf(http.StatusUnsupportedMediaType, resource.IssueNotSupported, "",
-			"this server speaks FHIR 4.0 (R4); the body says fhirVersion=%s", truncate(v, 10))
+			"this server speaks FHIR 4.0 (R4); the body says fhirVersion=%s", truncate(params["fhirversion"], 10))
 	}
 	return s.readLimited(c.Request().Body)
 }

@@ -72,6 +72,9 @@ func (s *Server) planNew(ctx context.Context, typ, id string, body []byte, metho
 	if err != nil {
 		return nil, err
 	}
+	if err := checkWriteRefs(typ, body); err != nil {
+		return nil, err
+	}
 	in := InteractionCreate
 	if method == http.MethodPut {
 		in = InteractionUpdate // an update that creates

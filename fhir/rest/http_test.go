@@ -2,6 +2,8 @@ package rest_test
 
 import (
 	"bufio"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -97,6 +99,28 @@ func TestOperation_EmptyBody(t *testing.T) {
 	got := s.Do(http.MethodPost, "/$ping", []byte(`{"resourceType":"Parameters"}`), "Content-Type", "text/plain")
 	if got.Status != http.StatusUnsupportedMediaType {
 		t.Errorf("a text/plain body: got %d, want 415", got.Status)
+	}
+}
+
+// TestOperation_FormatAndPrettyAreTheServers: _format and _pretty, which
+// R4 gives every interaction, are applied by the server and not handed to
+// an operation, which would refuse them as inputs it does not know.
+func TestOperation_FormatAndPrettyAreTheServers(t *testing.T) {
+	s := resttest.New(t)
+	var gotQuery url.Values
+	s.API.RegisterOperation(&rest.Operation{
+		Name: "ping", Definition: "http://example.org/OperationDefinition/ping",
+		Handle: func(_ context.Context, req *rest.OperationRequest) (*rest.OperationResponse, error) {
+			gotQuery = req.Query
+			return &rest.OperationResponse{Status: http.StatusOK, Body: []byte(`{"resourceType":"Parameters"}`)}, nil
+		},
+	})
+	got := s.Do(http.MethodPost, "/$ping?_format=json&_pretty=true&x=1", nil)
+	if got.Status != http.StatusOK || !strings.Contains(string(got.Body), "\n") {
+		t.Errorf("got %d, want 200 indented: %s", got.Status, got.Body)
+	}
+	if want := (url.Values{"x": {"1"}}); gotQuery.Encode() != want.Encode() {
+		t.Errorf("the operation got query %v, want %v", gotQuery, want)
 	}
 }
 
@@ -218,6 +242,52 @@ func TestRoutes_MethodNotAllowedSaysAllow(t *testing.T) {
 	got := s.Do(http.MethodOptions, "/Patient/_history", nil)
 	if a := got.Header.Get("Allow"); got.Status != http.StatusNoContent || a != "GET, HEAD, OPTIONS" {
 		t.Errorf("OPTIONS: got %d with Allow %q, want 204 with GET, HEAD, OPTIONS", got.Status, a)
+	}
+
+	// OPTIONS says what a 405 says: POST on [type]/[id] only for an
+	// operation ($name).
+	for _, tc := range []struct{ path, want string }{
+		{"/Patient/p1", "DELETE, GET, HEAD, PUT, OPTIONS"},
+		{"/Patient/$validate", "DELETE, GET, HEAD, POST, PUT, OPTIONS"},
+		{"/Patient", "DELETE, GET, HEAD, POST, PUT, OPTIONS"},
+		{"", "POST, OPTIONS"},
+	} {
+		t.Run("Options"+tc.path, func(t *testing.T) {
+			opt := s.Do(http.MethodOptions, tc.path, nil)
+			if a := opt.Header.Get("Allow"); opt.Status != http.StatusNoContent || a != tc.want {
+				t.Errorf("OPTIONS: got %d with Allow %q, want 204 with %q", opt.Status, a, tc.want)
+			}
+			if a := s.Do(http.MethodPatch, tc.path, nil).Header.Get("Allow"); a != tc.want {
+				t.Errorf("the 405 of PATCH says Allow %q; OPTIONS %q", a, tc.want)
+			}
+		})
+	}
+}
+
+// TestContent_EncodingRefused: a body in a content coding fhirbill does
+// not decode is a 415 that says, in Accept-Encoding, which it takes (RFC
+// 9110 §15.5.16), not a 400 "invalid JSON"; identity is no coding.
+func TestContent_EncodingRefused(t *testing.T) {
+	s := resttest.New(t)
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	if _, err := w.Write([]byte(`{"resourceType":"Patient"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got := s.Do(http.MethodPost, "/Patient", gz.Bytes(), "Content-Encoding", "gzip")
+	if got.Status != http.StatusUnsupportedMediaType || got.Header.Get("Accept-Encoding") != "identity" {
+		t.Errorf("gzip: got %d with Accept-Encoding %q, want 415 with identity: %s",
+			got.Status, got.Header.Get("Accept-Encoding"), short(got.Body))
+	}
+	if n := count(t, s, "Patient"); n != "0" {
+		t.Errorf("Patients stored: got %s, want 0", n)
+	}
+	got = s.Do(http.MethodPost, "/Patient", []byte(`{"resourceType":"Patient"}`), "Content-Encoding", "identity")
+	if got.Status != http.StatusCreated {
+		t.Errorf("identity: got %d, want 201: %s", got.Status, short(got.Body))
 	}
 }
 

@@ -23,6 +23,16 @@ func TestMalformed(t *testing.T) {
 	huge := append([]byte(`{"resourceType":"Patient","text":{"status":"generated","div":"<div>`),
 		bytes.Repeat([]byte("x"), 17<<20)...)
 	huge = append(huge, []byte(`</div>"}}`)...)
+	tx := func(entries ...string) string {
+		return `{"resourceType":"Bundle","type":"transaction","entry":[` + strings.Join(entries, ",") + `]}`
+	}
+	put := func(id string) string {
+		return `{"resource":{"resourceType":"Patient","id":"` + id + `"},"request":{"method":"PUT","url":"Patient/` + id + `"}}`
+	}
+	const urnA1 = "urn:uuid:a1a1a1a1-0000-4000-8000-000000000001"
+	newPatient := `{"resource":{"resourceType":"Patient"},"request":{"method":"POST","url":"Patient"}}`
+	withFullURL := func(fullURL, entry string) string { return `{"fullUrl":"` + fullURL + `",` + entry[1:] }
+	del := func(url string) string { return `{"request":{"method":"DELETE","url":"` + url + `"}}` }
 	claimTx := `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Patient"},"request":{"method":"PATCH","url":"Patient/p1"}}]}`
 
 	for _, tc := range []struct {
@@ -83,6 +93,9 @@ func TestMalformed(t *testing.T) {
 		{"EventHandlerInNarrative", "POST", "/Patient", `{"resourceType":"Patient","text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\"><p onmouseover=\"x()\">hi</p></div>"}}`, nil, nil, 400, "Patient.text.div"},
 		{"NotUTF8Charset", "POST", "/Patient", p1, nil, []string{"Content-Type", "application/fhir+json; charset=iso-8859-1"}, 415, ""},
 		{"OtherFHIRVersion", "POST", "/Patient", p1, nil, []string{"Content-Type", "application/fhir+json; fhirVersion=3.0"}, 415, ""},
+		{"AcceptOtherFHIRVersion", "GET", "/Patient/p1", "", nil, []string{"Accept", "application/fhir+json; fhirVersion=3.0"}, 406, ""},
+		{"FormatOtherFHIRVersion", "GET", "/Patient/p1?_format=application/fhir%2Bjson%3BfhirVersion%3D3.0", "", nil, nil, 406, "_format"},
+		{"GzipBody", "POST", "/Patient", p1, nil, []string{"Content-Encoding", "gzip"}, 415, ""},
 		{"ConditionalDeleteResultParamOnly", "DELETE", "/Patient?_count=5", "", nil, nil, 400, ""},
 		{"ConditionalUpdateResultParamOnly", "PUT", "/Patient?_total=none", p1, nil, nil, 400, ""},
 		{"NULInSearch", "GET", "/Patient?name=%00", "", nil, nil, 400, "name"},
@@ -91,8 +104,27 @@ func TestMalformed(t *testing.T) {
 		{"CreateOnlyButExists", "PUT", "/Patient/p1", p1, nil, []string{"If-None-Match", "*"}, 412, ""},
 		{"PostMetadata", "POST", "/metadata", p1, nil, nil, 405, ""},
 		{"BundleCaseMismatch", "POST", "", `{"resourceType":"Bundle","type":"batch","ENTRY":[{"REQUEST":{"METHOD":"DELETE","URL":"Patient/p1"}}]}`, nil, nil, 400, "Bundle"},
-		{"BundleDuplicateFullURL", "POST", "", `{"resourceType":"Bundle","type":"transaction","entry":[{"fullUrl":"urn:uuid:a1","resource":{"resourceType":"Patient"},"request":{"method":"POST","url":"Patient"}},{"fullUrl":"urn:uuid:a1","resource":{"resourceType":"Patient"},"request":{"method":"POST","url":"Patient"}}]}`, nil, nil, 400, "Bundle.entry[1].fullUrl"},
+		{"BundleDuplicateFullURL", "POST", "", tx(withFullURL(urnA1, newPatient), withFullURL(urnA1, newPatient)), nil, nil, 400, "Bundle.entry[1].fullUrl"},
+		// Bundle.entry.fullUrl (R4 bundle.html#bundle-unique): a urn holds
+		// a UUID or OID, a URL is not version specific (bdl-8), and a
+		// RESTful one agrees with request.url and the resource's id.
+		{"FullURLNotUUID", "POST", "", tx(withFullURL("urn:uuid:not-a-uuid", newPatient)), nil, nil, 400, "Bundle.entry[0].fullUrl"},
+		{"FullURLNotOID", "POST", "", tx(withFullURL("urn:oid:1.2.x", newPatient)), nil, nil, 400, "Bundle.entry[0].fullUrl"},
+		{"FullURLNotUUIDInBatch", "POST", "", `{"resourceType":"Bundle","type":"batch","entry":[` + withFullURL("urn:uuid:1", newPatient) + `]}`, nil, nil, 400, "Bundle.entry[0].fullUrl"},
+		{"FullURLRelative", "POST", "", tx(withFullURL("Patient/p9", put("p9"))), nil, nil, 400, "Bundle.entry[0].fullUrl"},
+		{"FullURLVersioned", "POST", "", tx(withFullURL("http://example.org/fhir/Patient/p9/_history/1", put("p9"))), nil, nil, 400, "Bundle.entry[0].fullUrl"},
+		{"FullURLOtherID", "POST", "", tx(withFullURL("http://example.org/fhir/Patient/p1", put("p1x"))), nil, nil, 400, "Bundle.entry[0].fullUrl"},
+		{"FullURLOtherType", "POST", "", tx(withFullURL("http://example.org/fhir/Group/p9", put("p9"))), nil, nil, 400, "Bundle.entry[0].fullUrl"},
+		{"FullURLOtherResourceID", "POST", "", tx(withFullURL("http://example.org/fhir/Patient/p9", `{"resource":{"resourceType":"Patient","id":"p8"},"request":{"method":"PUT","url":"Patient?_id=p9"}}`)), nil, nil, 400, "Bundle.entry[0].fullUrl"},
 		{"TransactionDanglingURN", "POST", "", `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Encounter","status":"finished","class":{"code":"AMB"},"subject":{"reference":"urn:uuid:3f1e0000-0000-4000-8000-000000000009"}},"request":{"method":"POST","url":"Encounter"}}]}`, nil, nil, 400, "Bundle.entry[0]"},
+		// R4 http.html#trules: entries whose identities overlap, resolved
+		// ones included, fail the transaction; whether a write would
+		// change anything does not matter.
+		{"TransactionPutAndDelete", "POST", "", tx(put("tx5"), del("Patient/tx5")), nil, nil, 400, "Bundle.entry[0]"},
+		{"TransactionDeleteTwice", "POST", "", tx(del("Patient/tx6"), del("Patient/tx6")), nil, nil, 400, "Bundle.entry[1]"},
+		{"TransactionConditionalDeleteAndPut", "POST", "", tx(put("p1"), del("Patient?_id=p1")), nil, nil, 400, "Bundle.entry[0]"},
+		{"TransactionConditionalPutAndDelete", "POST", "", tx(`{"resource":{"resourceType":"Patient"},"request":{"method":"PUT","url":"Patient?_id=p1"}}`, del("Patient/p1")), nil, nil, 400, "Bundle.entry[0]"},
+		{"TransactionMatchedCreateAndPut", "POST", "", tx(`{"resource":{"resourceType":"Patient"},"request":{"method":"POST","url":"Patient","ifNoneExist":"_id=p1"}}`, put("p1")), nil, nil, 400, "Bundle.entry[1]"},
 		{"TransactionIDAndSearch", "POST", "", `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Patient","id":"zz"},"request":{"method":"PUT","url":"Patient/zz?_id=p1"}}]}`, nil, nil, 400, "Bundle.entry[0]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -55,7 +56,7 @@ type OperationRequest struct {
 	Name     string     // without the "$"
 	Type, ID string     // ID empty at type or system level
 	Method   string     // GET or POST
-	Query    url.Values // the URL's parameters
+	Query    url.Values // the URL's parameters, less _format and _pretty, which shape the answer
 	Body     []byte     // a Parameters resource or a resource, for POST
 }
 
@@ -118,7 +119,13 @@ func (s *Server) operation(c echo.Context, typ, id, name string) error {
 		// write anyway, its writes are checked.
 		ctx = s.onBehalf(ctx, op, typ)
 	}
-	req := &OperationRequest{Name: op.Name, Type: typ, ID: id, Method: method, Query: c.QueryParams()}
+	// _format and _pretty are applied here (negotiate, writeJSON), for
+	// every interaction (R4 http.html#parameters); an operation sees
+	// only its own parameters.
+	query := maps.Clone(c.QueryParams()) // echo's own is read again by writeJSON
+	query.Del("_format")
+	query.Del("_pretty")
+	req := &OperationRequest{Name: op.Name, Type: typ, ID: id, Method: method, Query: query}
 	// An operation without input parameters may be POSTed with no body,
 	// with or without a Content-Type: the operation says whether it needs
 	// one.

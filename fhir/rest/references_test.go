@@ -66,6 +66,7 @@ func TestTransaction_ConditionalReferences(t *testing.T) {
 		{"NoMatch", "Patient?identifier=urn:mrn|NONE", http.StatusPreconditionFailed},
 		{"SeveralMatches", "Patient?identifier=urn:mrn|DUP", http.StatusPreconditionFailed},
 		{"SelectsNothing", "Patient?_count=1", http.StatusBadRequest},
+		{"EmptyQuery", "Patient?", http.StatusBadRequest},
 		{"UnknownParameter", "Patient?shoe=9", http.StatusBadRequest},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -85,8 +86,8 @@ func TestTransaction_ConditionalReferences(t *testing.T) {
 	// Outside a transaction a conditional reference is not resolved, and
 	// would be stored as a reference to nothing: refused.
 	got = s.Do(http.MethodPost, "/Encounter", []byte(strings.Replace(encounterWith, "%s", "Patient?identifier=urn:mrn|C1", 1)))
-	if got.Status != http.StatusBadRequest || !strings.Contains(string(got.Body), `"Encounter.subject"`) {
-		t.Errorf("POST with a conditional reference: got %d, want 400 naming Encounter.subject: %s", got.Status, short(got.Body))
+	if got.Status != http.StatusBadRequest || !strings.Contains(string(got.Body), `"Encounter.subject.reference"`) {
+		t.Errorf("POST with a conditional reference: got %d, want 400 naming Encounter.subject.reference: %s", got.Status, short(got.Body))
 	}
 }
 

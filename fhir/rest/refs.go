@@ -117,11 +117,12 @@ func isURN(ref string) bool {
 }
 
 // conditionalRef splits a conditional reference, Type?search relative to
-// the base (or under it), into its type and query.
+// the base (or under it), into its type and query. An empty query
+// ("Patient?") is one too: its search then fails as selecting nothing.
 func (s *Server) conditionalRef(ref string) (typ, query string, ok bool) {
 	ref = strings.TrimPrefix(ref, s.base+"/")
 	typ, query, ok = strings.Cut(ref, "?")
-	return typ, query, ok && query != "" && resource.Known(typ)
+	return typ, query, ok && resource.Known(typ)
 }
 
 // TODO(#2): uri, url, oid and uuid elements naming a fullUrl are not rewritten (R4 trules asks it); this JSON walk knows no element types.
@@ -195,13 +196,30 @@ func at(path string, err error) error {
 // checkBatchRefs refuses a batch entry's resource that refers to a urn:
 // a batch does not resolve references between its entries.
 func checkBatchRefs(body []byte) error {
+	return checkURNRefs(body, "a batch does not resolve references between its entries "+
+		"(R4 http.html#brules): send a transaction, or refer to the resource by its id")
+}
+
+// checkWriteRefs refuses a resource of type typ, created or updated on
+// its own, that refers to a urn: only a transaction resolves one, to the
+// entry whose fullUrl it is; kept, it would refer to nothing. A Bundle's
+// entries may refer to each other's fullUrls, and so are let be.
+func checkWriteRefs(typ string, body []byte) error {
+	if typ == "Bundle" {
+		return nil
+	}
+	return checkURNRefs(body, "a reference to a urn: is resolved only in a transaction, to the entry "+
+		"whose fullUrl it is (R4 http.html#trules): send a transaction, or refer to the resource by its id")
+}
+
+// checkURNRefs refuses, with detail, a resource body that refers to a urn.
+func checkURNRefs(body []byte, detail string) error {
 	if !bytes.Contains(body, []byte(`"urn:uuid:`)) && !bytes.Contains(body, []byte(`"urn:oid:`)) {
 		return nil
 	}
 	_, err := visitResource(body, refVisitor{ref: func(path, ref string) (string, error) {
 		if isURN(ref) {
-			return "", badRequest(path, "a batch does not resolve references between its entries "+
-				"(R4 http.html#brules): send a transaction, or refer to the resource by its id")
+			return "", badRequest(path, "%s", detail)
 		}
 		return ref, nil
 	}})

@@ -35,7 +35,11 @@ func (s *Server) routes(prefix string) *echo.Echo {
 	// fhir/smart mounts its documents here when authorization is on.
 	e.Any(prefix+"/.well-known/*", s.handleWellKnown)
 
-	r := &routeTable{g: e.Group(prefix, s.limitBody, s.negotiate, s.authorize), prefix: prefix}
+	r := &routeTable{
+		g:       e.Group(prefix, s.limitBody, s.negotiate, s.authorize),
+		prefix:  prefix,
+		options: s.handleOptions,
+	}
 	r.get("/metadata", s.handleCapabilities)
 	r.add(http.MethodPost, "", s.handleBundle)
 	r.add(http.MethodPost, "/", s.handleBundle)
@@ -66,6 +70,7 @@ func (s *Server) routes(prefix string) *echo.Echo {
 type routeTable struct {
 	g       *echo.Group
 	prefix  string
+	options echo.HandlerFunc    // answers OPTIONS on every path
 	methods map[string][]string // path → methods served
 	order   []string            // paths, as registered
 }
@@ -109,28 +114,42 @@ func (r *routeTable) finish() map[string][]string {
 		sorted := slices.Clone(served)
 		slices.Sort(sorted)
 		allowed[r.prefix+path] = sorted
-		allow := strings.Join(append(slices.Clone(sorted), http.MethodOptions), ", ")
-		r.g.Add(http.MethodOptions, path, func(c echo.Context) error {
-			c.Response().Header().Set(echo.HeaderAllow, allow)
-			return c.NoContent(http.StatusNoContent)
-		})
+		r.g.Add(http.MethodOptions, path, r.options)
 	}
 	return allowed
 }
 
-// allowHeader is the Allow value of a 405 on the route of c: the methods
-// the route serves and OPTIONS, less the one refused, and less POST on
-// [type]/[id] unless the id is an operation ($name), the only POST served
-// there.
-func (s *Server) allowHeader(c echo.Context) string {
-	path, refused := c.Path(), c.Request().Method
+// methodsOf returns the methods the target of c takes: those its route
+// serves, less POST on [type]/[id] unless the id is an operation ($name),
+// the only POST served there. OPTIONS and the Allow of a 405 both say
+// these.
+func (s *Server) methodsOf(c echo.Context) []string {
+	path := c.Path()
 	var out []string
 	for _, m := range s.allowed[path] {
-		if m == refused || m == http.MethodPost && path == s.prefix+"/:type/:id" &&
-			!strings.HasPrefix(c.Param("id"), "$") {
+		if m == http.MethodPost && path == s.prefix+"/:type/:id" && !strings.HasPrefix(c.Param("id"), "$") {
 			continue
 		}
 		out = append(out, m)
+	}
+	return out
+}
+
+// handleOptions answers OPTIONS with the methods the target takes.
+func (s *Server) handleOptions(c echo.Context) error {
+	c.Response().Header().Set(echo.HeaderAllow, strings.Join(append(s.methodsOf(c), http.MethodOptions), ", "))
+	return c.NoContent(http.StatusNoContent)
+}
+
+// allowHeader is the Allow value of a 405 on the route of c: the methods
+// the target takes and OPTIONS, less the one refused (an operation may
+// refuse a method its route serves).
+func (s *Server) allowHeader(c echo.Context) string {
+	var out []string
+	for _, m := range s.methodsOf(c) {
+		if m != c.Request().Method {
+			out = append(out, m)
+		}
 	}
 	if len(out) > 0 {
 		out = append(out, http.MethodOptions)

@@ -58,6 +58,10 @@ func (s *Server) transaction(ctx context.Context, entries []inEntry, minimal boo
 	}
 
 	// Plan every write, in the order the spec gives: DELETE, POST, PUT.
+	// No two entries may touch one resource, whether or not they write
+	// it (R4 http.html#trules: if resource identities, including those
+	// conditional updates and deletes resolve to, overlap, the
+	// transaction fails).
 	seen := make(map[string]int)
 	cache := make(map[string]string) // conditional reference → Type/id
 	var writes []store.Write
@@ -79,15 +83,16 @@ func (s *Server) transaction(ctx context.Context, entries []inEntry, minimal boo
 				return nil, entryError(i, err)
 			}
 			plans[i] = p
-			if p.write == nil {
-				continue
+			if key := identity(e.Request.Method, targets[i], ids[i], p); key != "" {
+				if j, dup := seen[key]; dup {
+					return nil, entryError(i, badRequest("", "entry %d already touches the same resource: "+
+						"the entries of a transaction may not overlap (R4 http.html#trules)", j))
+				}
+				seen[key] = i
 			}
-			key := p.write.Record.Type + "/" + p.write.Record.ID
-			if j, dup := seen[key]; dup {
-				return nil, entryError(i, badRequest("", "entry %d already writes the same resource", j))
+			if p.write != nil {
+				writes = append(writes, *p.write)
 			}
-			seen[key] = i
-			writes = append(writes, *p.write)
 		}
 	}
 	if err := s.checkConditionalCreates(entries, targets, plans); err != nil {
@@ -167,6 +172,25 @@ func (s *Server) resolveID(ctx context.Context, e inEntry, t target) (id string,
 		return t.id, false, nil
 	}
 	return "", false, nil
+}
+
+// identity is the Type/id a planned entry touches: the id it writes or
+// deletes, whether or not that changes anything (a DELETE of what does
+// not exist, an unchanged PUT, a conditional create's match); for a
+// conditional delete, the resource it matched. "" when it touches none.
+func identity(method string, t target, id string, p *plan) string {
+	switch {
+	case method == http.MethodDelete && t.cond:
+		if p.write == nil {
+			return ""
+		}
+		return p.write.Record.Type + "/" + p.write.Record.ID
+	case method == http.MethodDelete:
+		return t.typ + "/" + t.id
+	case id != "":
+		return t.typ + "/" + id
+	}
+	return ""
 }
 
 // conditionKey is the condition of a conditional create in a canonical

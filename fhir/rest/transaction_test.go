@@ -178,3 +178,28 @@ func TestBundle_TooManyEntries(t *testing.T) {
 		})
 	}
 }
+
+// TestTransaction_FullURLsAccepted: the fullUrls R4's own transaction
+// example uses (Bundle-bundle-transaction: a RESTful URL on another base
+// for a PUT of the same Type/id, urn:uuids for creates, a urn:uuid on a
+// conditional update) and a UUID in upper case, which R4 has receivers
+// read case-insensitively, are taken; references to them are rewritten.
+func TestTransaction_FullURLsAccepted(t *testing.T) {
+	s := resttest.New(t)
+	body := `{"resourceType":"Bundle","type":"transaction","entry":[
+ {"fullUrl":"http://example.org/fhir/Patient/123","resource":{"resourceType":"Patient","id":"123"},"request":{"method":"PUT","url":"Patient/123"}},
+ {"fullUrl":"urn:uuid:74891afc-ed52-42a2-bcd7-f13d9b60f096","resource":{"resourceType":"Patient","identifier":[{"system":"urn:mrn","value":"456456"}]},
+  "request":{"method":"PUT","url":"Patient?identifier=urn:mrn|456456"}},
+ {"fullUrl":"urn:uuid:61EBE359-BFDC-4613-8BF2-C5E300945F0A","resource":{"resourceType":"Patient"},"request":{"method":"POST","url":"Patient"}},
+ {"fullUrl":"urn:oid:1.2.3.4.5","resource":` + encounter("urn:uuid:61EBE359-BFDC-4613-8BF2-C5E300945F0A") +
+		`,"request":{"method":"POST","url":"Encounter"}}]}`
+	got := s.Do(http.MethodPost, "", []byte(body))
+	if got.Status != http.StatusOK {
+		t.Fatalf("got %d, want 200: %s", got.Status, short(got.Body))
+	}
+	_, refs := entryResponses(t, s, got)
+	enc := s.Do(http.MethodGet, "/"+refs[3], nil).JSON()
+	if ref := enc["subject"].(map[string]any)["reference"]; ref != refs[2] {
+		t.Errorf("Encounter.subject: got %v, want %s", ref, refs[2])
+	}
+}

@@ -143,6 +143,9 @@ func (s *Server) planUpdate(ctx context.Context, typ, id string, body []byte, if
 	if err != nil {
 		return nil, err
 	}
+	if err := checkWriteRefs(typ, body); err != nil {
+		return nil, err
+	}
 	rec.Method = http.MethodPut
 	if err := s.writeAllowed(ctx, InteractionUpdate, rec); err != nil {
 		return nil, err

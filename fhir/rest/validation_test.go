@@ -18,6 +18,9 @@ func TestValidation_Refused(t *testing.T) {
 	invoice := func(net string) string {
 		return `{"resourceType":"Invoice","status":"draft","totalNet":{"value":` + net + `,"currency":"USD"}}`
 	}
+	inCurrency := func(cur string) string {
+		return `{"resourceType":"Invoice","status":"draft","totalNet":{"value":1,"currency":"` + cur + `"}}`
+	}
 
 	for _, tc := range []struct {
 		name string
@@ -60,10 +63,43 @@ func TestValidation_Refused(t *testing.T) {
 		{"URLWithSpace", "/Patient", `{"resourceType":"Patient","photo":[{"contentType":"image/png","url":"http://example.org/p 1.png"}]}`, 400, "Patient.photo[0].url"},
 		{"CanonicalWithSpace", "/Patient", `{"resourceType":"Patient","meta":{"profile":["http://example.org/StructureDefinition/a b"]}}`, 400, "Patient.meta.profile[0]"},
 		{"URIWithTab", "/Patient", `{"resourceType":"Patient","implicitRules":"urn:x\ty"}`, 400, "Patient.implicitRules"},
+
+		// Money.currency has a required binding to ISO 4217 (R4
+		// datatypes.html#Money), which jsonformat does not check.
+		{"CurrencyNotISO", "/Invoice", inCurrency("FOO"), 400, "Invoice.totalNet.currency"},
+		{"CurrencyLowerCase", "/Invoice", inCurrency("usd"), 400, "Invoice.totalNet.currency"},
+		{"CurrencyWithSpace", "/Invoice", inCurrency("U SD"), 400, "Invoice.totalNet.currency"},
+		{"CurrencyEmoji", "/Invoice", inCurrency("💰"), 400, "Invoice.totalNet.currency"},
+		{"CurrencyInLine", "/Invoice", `{"resourceType":"Invoice","status":"draft","lineItem":[{"chargeItemReference":{"reference":"ChargeItem/c1"},"priceComponent":[{"type":"base","amount":{"value":1,"currency":"DOLLARS"}}]}]}`, 400, "Invoice.lineItem[0].priceComponent[0].amount.currency"},
+		{"CurrencyInExtension", "/Invoice", `{"resourceType":"Invoice","status":"draft","extension":[{"url":"http://example.org/x","valueMoney":{"value":1,"currency":"US$"}}]}`, 400, "Invoice.extension[0].valueMoney.currency"},
+		{"CurrencyInBundle", "/Bundle", `{"resourceType":"Bundle","type":"collection","entry":[{"resource":` + inCurrency("usd") +
+			`}]}`, 400, "Bundle.entry[0].resource.totalNet.currency"},
+
+		// Reference.reference: Type/id[/_history/vid] with a known type
+		// and valid ids, an absolute URL, or #id naming a contained
+		// resource (R4 references.html, ref-1). A conditional reference
+		// is resolved only in a transaction.
+		{"RefConditionalEmptyQuery", "/Encounter", encounter("Patient?"), 400, "Encounter.subject.reference"},
+		{"RefTypeWithoutID", "/Encounter", encounter("Patient/"), 400, "Encounter.subject.reference"},
+		{"RefIDWithSpace", "/Encounter", encounter("Patient/a b"), 400, "Encounter.subject.reference"},
+		{"RefIDNotAnID", "/Encounter", encounter("Patient/$$$"), 400, "Encounter.subject.reference"},
+		{"RefEmptyVersion", "/Encounter", encounter("Patient/p1/_history/"), 400, "Encounter.subject.reference"},
+		{"RefThreeSegments", "/Encounter", encounter("Patient/p1/x"), 400, "Encounter.subject.reference"},
+		{"RefUnknownType", "/Encounter", encounter("Pateint/p1"), 400, "Encounter.subject.reference"},
+		{"RefTypeOnly", "/Encounter", encounter("Patient"), 400, "Encounter.subject.reference"},
+		{"RefHTTPWithoutHost", "/Encounter", encounter("http:///Patient/p1"), 400, "Encounter.subject.reference"},
+		{"RefURLWithSpace", "/Encounter", encounter("http://example.org/Patient/a b"), 400, "Encounter.subject.reference"},
+		{"RefBadUUID", "/Encounter", encounter("urn:uuid:not-a-uuid"), 400, "Encounter.subject.reference"},
+		{"RefBadOID", "/Encounter", encounter("urn:oid:1.02"), 400, "Encounter.subject.reference"},
+		{"RefURNOutsideTransaction", "/Encounter", encounter("urn:uuid:5e0b0000-0000-4000-8000-000000000001"), 400, "Encounter.subject.reference"},
+		{"RefNoSuchContained", "/Encounter", encounter("#nope"), 400, "Encounter.subject.reference"},
+		{"RefContainerOutsideContained", "/Encounter", encounter("#"), 400, "Encounter.subject.reference"},
+		{"RefFromContainedToNothing", "/Patient", `{"resourceType":"Patient","contained":[{"resourceType":"Organization","id":"o1","partOf":{"reference":"#o2"}}],"managingOrganization":{"reference":"#o1"}}`, 400, "Patient.contained[0].partOf.reference"},
+		{"RefInBundleEntry", "/Bundle", `{"resourceType":"Bundle","type":"collection","entry":[{"resource":` + encounter("#nope") + `}]}`, 400, "Bundle.entry[0].resource.subject.reference"},
 		{"NarrativeAttribute", "/Patient", `{"resourceType":"Patient","text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\"><p foo=\"1\">hi</p></div>"}}`, 400, "Patient.text.div"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := snapshotTypes(t, s, "Invoice")
+			before := snapshotTypes(t, s, "Invoice", "Encounter", "Patient", "Bundle")
 			got := s.Do(http.MethodPost, tc.path, []byte(tc.body))
 			if got.Status != tc.want {
 				t.Errorf("got %d, want %d: %s", got.Status, tc.want, short(got.Body))
@@ -74,7 +110,7 @@ func TestValidation_Refused(t *testing.T) {
 			if !strings.Contains(string(got.Body), `"expression":["`+tc.expr+`"]`) {
 				t.Errorf("the OperationOutcome does not name %s: %s", tc.expr, short(got.Body))
 			}
-			if after := snapshotTypes(t, s, "Invoice"); after != before {
+			if after := snapshotTypes(t, s, "Invoice", "Encounter", "Patient", "Bundle"); after != before {
 				t.Errorf("store changed: got %s, want %s", after, before)
 			}
 		})
@@ -154,6 +190,13 @@ func TestValidation_Accepted(t *testing.T) {
 		{"PeriodEqual", "/Encounter",
 			`{"resourceType":"Encounter","status":"finished","class":{"code":"AMB"},"period":{"start":"2024-03-01T10:00:00Z","end":"2024-03-01T12:00:00+02:00"}}`,
 			`"end":"2024-03-01T12:00:00+02:00"`},
+		{"CurrencyEUR", "/Invoice", `{"resourceType":"Invoice","status":"draft","totalNet":{"value":1,"currency":"EUR"}}`, `"currency":"EUR"`},
+		{"CurrencyNone", "/Invoice", `{"resourceType":"Invoice","status":"draft","totalNet":{"value":1,"currency":"XXX"}}`, `"currency":"XXX"`},
+		{"RefVersioned", "/Encounter", encounter("Patient/p1/_history/2"), `"reference":"Patient/p1/_history/2"`},
+		{"RefAbsolute", "/Encounter", encounter("http://example.org/fhir/Patient/p1"), `"reference":"http://example.org/fhir/Patient/p1"`},
+		{"RefContainedSibling", "/Patient",
+			`{"resourceType":"Patient","contained":[{"resourceType":"Organization","id":"o1","partOf":{"reference":"#o2"}},{"resourceType":"Organization","id":"o2"}],"managingOrganization":{"reference":"#o1"}}`,
+			`"reference":"#o2"`},
 		{"YearOne", "/Patient", `{"resourceType":"Patient","birthDate":"0001-01-01"}`, `"birthDate":"0001-01-01"`},
 		{"NarrativeAttributes", "/Patient",
 			`{"resourceType":"Patient","text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\"><p class=\"x\" style=\"color:red\">hi <a href=\"http://example.org\" name=\"n\">a</a></p><table border=\"1\"><tr><td colspan=\"2\">c</td></tr></table><img src=\"#i\" alt=\"i\"/></div>"}}`,
@@ -169,6 +212,11 @@ func TestValidation_Accepted(t *testing.T) {
 			}
 		})
 	}
+}
+
+// encounter is an Encounter whose subject is ref.
+func encounter(ref string) string {
+	return `{"resourceType":"Encounter","status":"finished","class":{"code":"AMB"},"subject":{"reference":"` + ref + `"}}`
 }
 
 // snapshotTypes summarizes the stored versions of types.

@@ -123,8 +123,15 @@ func checkHeader(t *jwt.Token) error {
 
 // Authorize implements [rest.Authorizer]: it verifies the bearer token of
 // r and returns its Grant. Failures are 401s that name the problem and
-// never echo the token (RFC 6750 §3.1).
+// never echo the token (RFC 6750 §3.1); a request with more than one
+// Authorization header is a 400 invalid_request: the field is a singleton
+// (RFC 9110 §5.3 and §11.6.2), RFC 6750 §3.1 answers a request that is
+// otherwise malformed with 400, and taking either token would be a guess.
 func (s *Server) Authorize(r *http.Request) (rest.Access, error) {
+	if len(r.Header.Values("Authorization")) > 1 {
+		return nil, &rest.AuthError{Status: http.StatusBadRequest, Code: "invalid_request",
+			Detail: "the request has more than one Authorization header: send one"}
+	}
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		return nil, &rest.AuthError{Status: http.StatusUnauthorized,

@@ -85,6 +85,20 @@ func TestVerify_RefusedTokens(t *testing.T) {
 			t.Errorf("got %d %q, want 401 invalid_request", r.Status, r.Header.Get("WWW-Authenticate"))
 		}
 	})
+	// Authorization is a singleton field (RFC 9110 §5.3): two are a
+	// malformed request, 400 invalid_request (RFC 6750 §3.1), whichever
+	// tokens they hold; taking the first would be a guess.
+	t.Run("TwoAuthorizationHeaders", func(t *testing.T) {
+		for _, second := range []string{"Bearer " + good, "Bearer not-a-token"} {
+			r := e.srv.Do("GET", "/Invoice", nil, "Authorization", "Bearer "+good, "Authorization", second)
+			if r.Status != 400 || !strings.Contains(r.Header.Get("WWW-Authenticate"), `error="invalid_request"`) {
+				t.Errorf("got %d %q, want 400 invalid_request", r.Status, r.Header.Get("WWW-Authenticate"))
+			}
+			if code, diag := outcome(r); code != "invalid" || !strings.Contains(diag, "more than one Authorization header") {
+				t.Errorf("got issue %q %q, want invalid saying there is more than one Authorization header", code, diag)
+			}
+		}
+	})
 	t.Run("MetadataNeedsNoToken", func(t *testing.T) {
 		r := e.as("", "GET", "/metadata", "")
 		if r.Status != 200 || !strings.Contains(string(r.Body), `"code":"SMART-on-FHIR"`) ||

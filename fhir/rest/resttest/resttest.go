@@ -87,7 +87,9 @@ func (r *Response) JSON() map[string]any {
 }
 
 // Do sends a request to path (relative to Base, e.g. "/Patient/1") with an
-// optional FHIR JSON body and header pairs ("If-Match", `W/"1"`, ...).
+// optional FHIR JSON body and header pairs ("If-Match", `W/"1"`, ...). A
+// pair replaces a header Do sets itself (Content-Type); a name given in
+// two pairs is sent twice.
 func (s *Server) Do(method, path string, body []byte, header ...string) *Response {
 	s.t.Helper()
 	var rd io.Reader
@@ -105,8 +107,15 @@ func (s *Server) Do(method, path string, body []byte, header ...string) *Respons
 	if body != nil {
 		req.Header.Set("Content-Type", "application/fhir+json")
 	}
+	given := make(map[string]bool)
 	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
+		name := http.CanonicalHeaderKey(header[i])
+		if given[name] {
+			req.Header.Add(name, header[i+1])
+		} else {
+			req.Header.Set(name, header[i+1])
+		}
+		given[name] = true
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
