@@ -90,7 +90,7 @@ func TestParseRVU_Errors(t *testing.T) {
 		{"Valid", header + row() + "\x1a,,\n", "", 1},
 		{"EmptyNumericIsZero", header + row("5", "") + row("0", "99214"), "", 2},
 		{"NoHeader", row(), "no header line", 0},
-		{"BadDecimal", header + row() + row("5", "1.x"), "line 4: " + bad + ": WORK RVU", 0},
+		{"BadDecimal", header + row() + row("5", "1.x"), "line 4 column 6: " + bad + ": WORK RVU", 0},
 		{"BadNA", header + row("7", "N/A"), "line 3: " + bad + ": NON-FAC NA", 0},
 		{"BadIndicator", header + row("18", "22"), "line 3: " + bad + ": MULT PROC", 0},
 		{"ShortRow", header + "99213,,x,A\n", "line 3: " + bad + ": 4 columns", 0},
