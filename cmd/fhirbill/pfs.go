@@ -37,6 +37,8 @@ type pfsFiles struct {
 	RVU      string `json:"rvu"`
 	GPCI     string `json:"gpci"`
 	Counties string `json:"counties"`
+
+	paths [3]string // where RVU, GPCI and Counties were read from, for errors
 }
 
 func pfsBlobName(year int) string { return "pfs/" + strconv.Itoa(year) }
@@ -58,6 +60,10 @@ func (c *importPFSCmd) Run(ctx context.Context, stdout io.Writer, logOut logOutp
 			return err
 		}
 		*[]*string{&f.RVU, &f.GPCI, &f.Counties}[i] = string(b)
+		f.paths[i] = p
+	}
+	if err := f.checkYear(); err != nil {
+		return err
 	}
 	sched, rows, err := f.parse()
 	if err != nil {
@@ -121,6 +127,18 @@ func (c *importPFSCmd) files() ([]string, error) {
 	return paths, nil
 }
 
+// checkYear refuses files whose titles state a year other than f.Year:
+// each CMS file names its year in its first line (see [pfs.TitleYear]).
+func (f *pfsFiles) checkYear() error {
+	for i, content := range []string{f.RVU, f.GPCI, f.Counties} {
+		if y := pfs.TitleYear(strings.NewReader(content)); y != 0 && y != f.Year {
+			return fmt.Errorf("--year %d, but the title of %s says it is the %d fee schedule; "+
+				"nothing imported", f.Year, f.paths[i], y)
+		}
+	}
+	return nil
+}
+
 // pfsRows counts the rows parsed from each file of an import.
 type pfsRows struct {
 	rvu, gpci, counties int
@@ -130,18 +148,26 @@ type pfsRows struct {
 func (f *pfsFiles) parse() (*pfs.Schedule, pfsRows, error) {
 	rvus, err := pfs.ParseRVU(strings.NewReader(f.RVU))
 	if err != nil {
-		return nil, pfsRows{}, err
+		return nil, pfsRows{}, f.inFile(0, err)
 	}
 	gpcis, err := pfs.ParseGPCI(strings.NewReader(f.GPCI))
 	if err != nil {
-		return nil, pfsRows{}, err
+		return nil, pfsRows{}, f.inFile(1, err)
 	}
 	counties, err := pfs.ParseCounties(strings.NewReader(f.Counties))
 	if err != nil {
-		return nil, pfsRows{}, err
+		return nil, pfsRows{}, f.inFile(2, err)
 	}
 	sched, err := pfs.NewSchedule(f.Year, rvus, gpcis, counties)
 	return sched, pfsRows{rvu: len(rvus), gpci: len(gpcis), counties: len(counties)}, err
+}
+
+// inFile prefixes err with the path file i was read from, when known.
+func (f *pfsFiles) inFile(i int, err error) error {
+	if f.paths[i] == "" {
+		return err
+	}
+	return fmt.Errorf("%s: %w", f.paths[i], err)
 }
 
 func (f *pfsFiles) schedule() (*pfs.Schedule, error) {
