@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/fhirbill/fhirbill/fhir/rest"
@@ -53,4 +56,27 @@ func (o *offline) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = o.st.Close(ctx)
+}
+
+// requireDataDir fails when f names the embedded store in a directory that
+// does not exist. Opening the store makes the directory and an empty store
+// in it, which is right for serve, seed, sync and import pfs, which write,
+// but a command that only reads (report) would report on nothing and exit
+// 0 when the directory is mistyped.
+func (f *storeFlags) requireDataDir(command string) error {
+	if f.MongoDBURI != "" {
+		return nil
+	}
+	fi, err := os.Stat(f.DataDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("--data-dir %s does not exist: %s reads a store and makes none "+
+			"(serve, seed, sync and import pfs make one)", f.DataDir, command)
+	}
+	if err != nil {
+		return fmt.Errorf("--data-dir: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("--data-dir %s is not a directory", f.DataDir)
+	}
+	return nil
 }

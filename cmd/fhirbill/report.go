@@ -20,8 +20,12 @@ type reportCmd struct {
 	Unbilled int `default:"50" help:"List at most this many of the finished Encounters not billed (0: all)."`
 }
 
-// Run reads the store and prints the report.
+// Run reads the store and prints the report. It refuses a --data-dir that
+// does not exist rather than make an empty store to report on.
 func (c *reportCmd) Run(ctx context.Context, stdout io.Writer, logOut logOutput) error {
+	if err := c.requireDataDir("report"); err != nil {
+		return err
+	}
 	logger := newLogger(logOut, c.LogLevel)
 	env, err := openAPI(ctx, c.storeFlags, logger)
 	if err != nil {

@@ -2,7 +2,11 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -123,5 +127,40 @@ func TestReport_Command(t *testing.T) {
 	}
 	if !strings.HasPrefix(out.String(), "encounters: 0 stored, 0 finished, 0 billed (0.0 %)") {
 		t.Errorf("report of an empty store:\n%s", out.String())
+	}
+}
+
+// TestReport_MissingDataDir: report only reads a store, so a --data-dir
+// that does not exist (or is a file) is an error, and is not created.
+func TestReport_MissingDataDir(t *testing.T) {
+	t.Setenv("MONGODB_URI", "") // the embedded store, whatever the environment says
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		dataDir string
+		wantErr string
+	}{
+		{"Missing", filepath.Join(dir, "nonexistent", "x"), "does not exist"},
+		{"File", file, "is not a directory"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := run(t.Context(), []string{"report", "--data-dir", tc.dataDir}, &out, io.Discard)
+			want := "--data-dir " + tc.dataDir + " " + tc.wantErr
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("got error %v, want one containing %q", err, want)
+			}
+			if out.Len() != 0 {
+				t.Errorf("printed %q, want nothing", out.String())
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(dir, "nonexistent")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("stat of the missing data directory's parent: got %v, want it not made", err)
 	}
 }
