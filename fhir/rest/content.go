@@ -28,10 +28,17 @@ var jsonTypes = map[string]bool{"application/fhir+json": true, "application/json
 // xmlTypes are recognised and refused with 406: fhirbill speaks JSON only.
 var xmlTypes = map[string]bool{"application/fhir+xml": true, "application/xml": true, "text/xml": true, "application/xml+fhir": true}
 
-// negotiate refuses, before any work, a request that wants a format other
-// than JSON: _format first, then Accept. _format=json also passes.
+// negotiate refuses, before any work, a request with more than one
+// Content-Type header (400: the field is a singleton, RFC 9110 §5.5 and
+// §8.3, and taking either would be a guess, as with Authorization), and
+// one that wants a format other than JSON: _format first, then Accept.
+// _format=json also passes.
 func (s *Server) negotiate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		if n := len(c.Request().Header.Values(echo.HeaderContentType)); n > 1 {
+			return badRequest("", "the request has %d Content-Type headers: send one "+
+				"(Content-Type is a singleton field, RFC 9110 §8.3)", n)
+		}
 		if f := c.QueryParam("_format"); f != "" {
 			mt, params, _ := mime.ParseMediaType(f)
 			if mt != "json" && !jsonTypes[mt] || !r4Version(params) {
