@@ -348,6 +348,9 @@ func (s *Server) getEntry(ctx context.Context, t target) (entryJSON, error) {
 		return entryJSON{Resource: body, Response: &entryResponse{Status: statusLine(http.StatusOK)}}
 	}
 	if t.id == "" {
+		if err := tooManyParams("request.url", t.query); err != nil {
+			return entryJSON{}, err
+		}
 		params, err := url.ParseQuery(t.query)
 		if err != nil {
 			return entryJSON{}, badRequest("request.url", "the query string is not valid")

@@ -145,6 +145,19 @@ func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// limitQuery refuses, before any work, a URL whose query string has more
+// parameters than [maxQueryParams]: echo's QueryParam would read such a
+// query as empty (dropping _format, say), and the handlers parsing it
+// would fail with a message about something else.
+func limitQuery(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if err := tooManyParams("the query string", c.QueryString()); err != nil {
+			return err
+		}
+		return next(c)
+	}
+}
+
 // encoded reports whether h names a content coding other than identity.
 func encoded(h http.Header) bool {
 	for _, v := range h.Values("Content-Encoding") {

@@ -36,7 +36,7 @@ func (s *Server) routes(prefix string) *echo.Echo {
 	e.Any(prefix+"/.well-known/*", s.handleWellKnown)
 
 	r := &routeTable{
-		g:       e.Group(prefix, s.limitBody, s.negotiate, s.authorize),
+		g:       e.Group(prefix, s.limitBody, limitQuery, s.negotiate, s.authorize),
 		prefix:  prefix,
 		options: s.handleOptions,
 	}

@@ -33,11 +33,32 @@ func (s *Server) handleSearch(c echo.Context) error {
 // (echo's QueryParams drops the broken pairs silently, which would widen a
 // search).
 func queryParams(c echo.Context) (url.Values, error) {
+	if err := tooManyParams("the query string", c.QueryString()); err != nil {
+		return nil, err
+	}
 	params, err := url.ParseQuery(c.QueryString())
 	if err != nil {
 		return nil, badRequest("", "the query string is not valid: a %% escape or a ';' is malformed")
 	}
 	return params, nil
+}
+
+// maxQueryParams is the most parameters a query string may have, counted
+// as Go's url.ParseQuery counts them ('&'-separated parts, empty ones too).
+// It is ParseQuery's own default limit (net/url defaultMaxParams), past
+// which ParseQuery fails with an error that a client could not act on;
+// checking first lets the answer say what is wrong.
+const maxQueryParams = 10000
+
+// tooManyParams refuses query, a query string or form body (where says
+// which), when it has more than [maxQueryParams] parameters.
+func tooManyParams(where, query string) error {
+	if n := strings.Count(query, "&") + 1; n > maxQueryParams {
+		return resource.Errorf(http.StatusBadRequest, resource.IssueTooLong, "",
+			"%s has %d parameters ('&'-separated parts), more than the limit of %d",
+			where, n, maxQueryParams)
+	}
+	return nil
 }
 
 // handleSearchGet serves GET [base]/[type]/_search, the same as a search
@@ -66,6 +87,9 @@ func (s *Server) handleSearchPost(c echo.Context) error {
 		}
 		body, err := s.readLimited(c.Request().Body)
 		if err != nil {
+			return err
+		}
+		if err := tooManyParams("the form body", string(body)); err != nil {
 			return err
 		}
 		form, err := url.ParseQuery(string(body))

@@ -236,6 +236,9 @@ func (s *Server) conditionQuery(typ, query, header string) (*search.Query, error
 	if _, q, ok := strings.Cut(query, "?"); ok {
 		query = q
 	}
+	if err := tooManyParams(header, query); err != nil {
+		return nil, err
+	}
 	vals, err := url.ParseQuery(query)
 	if err != nil {
 		return nil, badRequest("", "%s is not a valid query string", header)
