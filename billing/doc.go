@@ -74,7 +74,9 @@
 // Account's version; the loser computes again, so a deductible dollar is
 // spent once. The Account changes only through billing: a client neither
 // changes it nor creates one at an accumulator id ([CheckAccountWrite],
-// [CheckAccountCreate]).
+// [CheckAccountCreate]); nor a ChargeItem billing made
+// ([CheckChargeItemWrite], [CheckChargeItemCreate]), since $claim bills
+// what the ChargeItems say.
 //
 // # Claims
 //
