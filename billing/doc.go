@@ -68,8 +68,9 @@
 // same inputs give byte-identical resources and store nothing, and a
 // change of the inputs updates the draft in place. An issued or balanced
 // Invoice is never rewritten: it changes only by [Biller.SetInvoiceStatus].
-// A client's edit of the draft keeps totals that are what its lines sum
-// to ([CheckInvoiceWrite]), and a client does not create an Invoice at an
+// A client does not edit an Invoice billing made, draft included, beyond
+// moving an issued one to balanced ([CheckInvoiceWrite]): staff correct
+// the inputs and bill again. Nor does a client create an Invoice at an
 // id billing gives ([CheckInvoiceCreate]). Two Encounters billed at once race on the
 // Account's version; the loser computes again, so a deductible dollar is
 // spent once. The Account changes only through billing: a client neither

@@ -15,28 +15,27 @@ import (
 )
 
 // CheckInvoiceWrite vets a client's update (next) or delete (next nil) of
-// a stored Invoice, so that an Invoice changes past draft only by status,
-// as $issue and $cancel change it:
+// a stored Invoice.
 //
-//   - a draft may be edited (billing staff fixing lines) and issued; one
-//     billing made keeps totals that are what its lines sum to, as billing
-//     sums them (a 422 naming the total at fault, see checkTotals), so
-//     that what $issue and $claim bill is the lines' sum;
-//   - past draft, only the status may change, and only from issued to
-//     balanced;
-//   - cancelling goes through Invoice/$cancel, which also gives back the
-//     deductible the Invoice used, and an Invoice billing made is never
-//     deleted (cancel it); it is known by the identifier naming its
-//     Encounter in the stored version, which an update may not drop or
-//     change.
+// An Invoice billing made ([billedInvoice]) changes only through billing,
+// in every status: $bill rewrites the draft from its inputs, $issue and
+// $cancel move it on, and $remit puts in the payer's decision. A client's
+// PUT may change its status from issued to balanced, and nothing else (a
+// subject, a line, an amount): what $issue and $claim bill is what
+// billing computed, and the plan year's accumulator Account holds what
+// its lines apply, so an edited line would bill another patient, or tell
+// the patient a deductible the Account does not hold. Staff fix the
+// inputs (the Encounter, its Procedures and Conditions, the Coverage, the
+// prices) and $bill again. An Invoice billing made is never deleted (cancel
+// it); it is known by the identifier naming its Encounter in the stored
+// version, which an update may not drop or change.
 //
-// The payer's adjudication replaces the amounts of an issued Invoice
-// through [Biller.Remit] (Claim/[id]/$remit), never through a client's
-// write.
+// An Invoice a client made may be edited while draft and issued; past
+// draft, only its status changes, from issued to balanced.
 //
-// Refusals are 409 Conflict (the current state forbids the change) or,
-// for totals that do not add up, 422, with an OperationOutcome naming the
-// element.
+// Cancelling goes through Invoice/$cancel, which also gives back the
+// deductible the Invoice used. Refusals are 409 Conflict (the current
+// state forbids the change), with an OperationOutcome naming the element.
 func CheckInvoiceWrite(old, next *resource.Resource) error {
 	o, ok := old.Proto().(*invpb.Invoice)
 	if !ok {
@@ -72,32 +71,37 @@ func CheckInvoiceWrite(old, next *resource.Resource) error {
 		return conflict("Invoice.status", "an Invoice's status goes from draft to issued, from issued to balanced, or to cancelled with $cancel; not from %s to %s",
 			codeString(was.String()), codeString(now.String()))
 	}
-	if was == cpb.InvoiceStatusCode_DRAFT {
-		if billedInvoice(o) {
-			return checkTotals(n)
-		}
+	billed := billedInvoice(o)
+	if was == cpb.InvoiceStatusCode_DRAFT && !billed {
 		return nil
 	}
-	same, err := sameBesidesStatus(o, n)
+	same, err := sameBesidesStatus(o, n, billed)
 	if err != nil {
 		return err
 	}
-	if !same {
+	switch {
+	case !same && billed:
+		return conflict("Invoice", "an Invoice made by billing changes only through billing, "+
+			"and by a client's PUT only in its status; to change its lines or parties, correct "+
+			"the Encounter, its Procedures and Conditions, the Coverage or the prices and $bill "+
+			"the draft again")
+	case !same:
 		return conflict("Invoice", "an Invoice past draft changes only by status; this one is %s", codeString(was.String()))
 	}
 	return nil
 }
 
 // sameBesidesStatus reports whether a and b differ at most in what a
-// status change may touch. It compares them as jsonformat prints them:
-// the protos of one resource differ with how it was read (a reference
-// parsed from a client's body holds the URI "Patient/p1", the same one
-// read from the store holds the typed id p1), while the printed JSON is
-// one.
-func sameBesidesStatus(a, b *invpb.Invoice) (bool, error) {
+// status change may touch: status and meta, and, unless billed (billing
+// writes the narrative of its Invoices, which names no status), the
+// narrative. It compares them as jsonformat prints them: the protos of
+// one resource differ with how it was read (a reference parsed from a
+// client's body holds the URI "Patient/p1", the same one read from the
+// store holds the typed id p1), while the printed JSON is one.
+func sameBesidesStatus(a, b *invpb.Invoice, billed bool) (bool, error) {
 	var out [2][]byte
 	for i, inv := range []*invpb.Invoice{a, b} {
-		r, err := resource.FromProto(withoutStatus(inv))
+		r, err := resource.FromProto(withoutStatus(inv, billed))
 		if err != nil {
 			return false, err
 		}
@@ -127,10 +131,13 @@ func invoiceEncounter(inv *invpb.Invoice) string {
 }
 
 // withoutStatus is inv without what a status change may touch: status,
-// meta (version, time) and the narrative.
-func withoutStatus(inv *invpb.Invoice) *invpb.Invoice {
+// meta (version, time) and, unless keepText, the narrative.
+func withoutStatus(inv *invpb.Invoice, keepText bool) *invpb.Invoice {
 	c := proto.Clone(inv).(*invpb.Invoice)
-	c.Status, c.Meta, c.Text = nil, nil, nil
+	c.Status, c.Meta = nil, nil
+	if !keepText {
+		c.Text = nil
+	}
 	return c
 }
 

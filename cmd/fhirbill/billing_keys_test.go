@@ -145,10 +145,11 @@ func TestInvoiceWrite_BilledInvoiceKeepsItsEncounter(t *testing.T) {
 			}
 		})
 	}
-	// Billing staff may still edit the draft otherwise.
+	// Nor may a client edit the draft otherwise: it changes only through
+	// billing (TestInvoiceWrite_BilledOnlyThroughBilling).
 	edited := bytes.Replace(stored, []byte(`"status":"draft"`),
 		[]byte(`"status":"draft","note":[{"text":"checked"}]`), 1)
-	mustDo(t, srv, 200, "PUT", "/Invoice/e1-patient", edited)
+	mustDo(t, srv, 409, "PUT", "/Invoice/e1-patient", edited)
 }
 
 // mustJSON prints v as JSON.
