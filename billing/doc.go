@@ -71,7 +71,8 @@
 // A client does not edit an Invoice billing made, draft included, beyond
 // moving an issued one to balanced ([CheckInvoiceWrite]): staff correct
 // the inputs and bill again. Nor does a client create an Invoice at an
-// id billing gives ([CheckInvoiceCreate]). Two Encounters billed at once race on the
+// id billing gives, or one with an identifier of [SystemEncounterID]
+// ([CheckInvoiceCreate]). Two Encounters billed at once race on the
 // Account's version; the loser computes again, so a deductible dollar is
 // spent once. The Account changes only through billing: a client neither
 // changes it nor creates one at an accumulator id ([CheckAccountWrite],

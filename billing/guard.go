@@ -3,6 +3,7 @@ package billing
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -31,11 +32,14 @@ import (
 // version, which an update may not drop or change.
 //
 // An Invoice a client made may be edited while draft and issued; past
-// draft, only its status changes, from issued to balanced.
+// draft, only its status changes, from issued to balanced. It does not
+// gain an identifier of [SystemEncounterID], billing's mark (a 422
+// naming it, see [encounterIdentifier]).
 //
 // Cancelling goes through Invoice/$cancel, which also gives back the
 // deductible the Invoice used. Refusals are 409 Conflict (the current
-// state forbids the change), with an OperationOutcome naming the element.
+// state forbids the change) or 422 (the identifier), with an
+// OperationOutcome naming the element.
 func CheckInvoiceWrite(old, next *resource.Resource) error {
 	o, ok := old.Proto().(*invpb.Invoice)
 	if !ok {
@@ -55,10 +59,15 @@ func CheckInvoiceWrite(old, next *resource.Resource) error {
 	if !ok {
 		return nil
 	}
-	if enc := invoiceEncounter(o); enc != "" && invoiceEncounter(n) != enc {
+	switch enc := invoiceEncounter(o); {
+	case enc != "" && invoiceEncounter(n) != enc:
 		// Else a PUT without it would make the next DELETE pass.
 		return conflict("Invoice.identifier", "an Invoice made by billing keeps the identifier "+
 			"naming its Encounter (system %s)", SystemEncounterID)
+	case enc == "":
+		if err := encounterIdentifier(n); err != nil {
+			return err
+		}
 	}
 	now := n.GetStatus().GetValue()
 	switch {
@@ -146,13 +155,34 @@ func withoutStatus(inv *invpb.Invoice, keepText bool) *invpb.Invoice {
 // revisions "-r2" on, or the hashed "inv-" form) is refused with 409
 // naming the Invoice. Billing creates it when it first bills the
 // Encounter; one a client made first, issued, would stand in for the
-// bill, which billing then leaves alone as past draft.
+// bill, which billing then leaves alone as past draft. One carrying an
+// identifier of [SystemEncounterID] is refused with 422 naming it
+// ([encounterIdentifier]), wherever it is created.
 func CheckInvoiceCreate(_ context.Context, r *resource.Resource) error {
-	if !invoiceID(r.ID()) {
-		return nil
+	if invoiceID(r.ID()) {
+		return conflict("Invoice", "Invoice/%s is an id billing gives the Invoice of an Encounter "+
+			"(<encounter>-patient); $bill creates it, a client does not", r.ID())
 	}
-	return conflict("Invoice", "Invoice/%s is an id billing gives the Invoice of an Encounter "+
-		"(<encounter>-patient); $bill creates it, a client does not", r.ID())
+	if inv, ok := r.Proto().(*invpb.Invoice); ok {
+		return encounterIdentifier(inv)
+	}
+	return nil
+}
+
+// encounterIdentifier refuses, with 422 naming the element, a client's
+// Invoice carrying an identifier of [SystemEncounterID]: that identifier
+// is how billing knows the Invoices it made ([billedInvoice]), which
+// only billing changes, deletes never and cancels with the deductible
+// they used; a client's Invoice carrying it would be taken for one.
+func encounterIdentifier(inv *invpb.Invoice) error {
+	for i, id := range inv.GetIdentifier() {
+		if id.GetSystem().GetValue() == SystemEncounterID {
+			return unprocessable(fmt.Sprintf("Invoice.identifier[%d]", i), "identifiers of system %s "+
+				"name the Invoices billing makes, and only billing gives them; give the Invoice "+
+				"an identifier of your own system", SystemEncounterID)
+		}
+	}
+	return nil
 }
 
 // invoiceID reports whether id is one invoiceBaseID gives, or one of its

@@ -147,3 +147,56 @@ func TestInvoiceCreate_ReservedForBilling(t *testing.T) {
 		mustDo(t, srv, 201, "PUT", "/Invoice/"+id, inv(id))
 	}
 }
+
+// TestInvoiceCreate_EncounterIdentifierRefused: an identifier of system
+// https://fhirbill.dev/fhir/sid/encounter is billing's mark on the
+// Invoices it makes (billing/guard.go billedInvoice), so a client's
+// Invoice may not carry one: a create holding one (by POST, PUT or in a
+// transaction) and an update adding one are each a 422 naming the
+// identifier, Invoice.identifier[1] here, after one of the client's own
+// system, and store nothing. Before, POST Invoice with identifier
+// .../sid/encounter|e12 was created (201) and then taken for billing's:
+// its DELETE was a 409 "made by billing".
+func TestInvoiceCreate_EncounterIdentifierRefused(t *testing.T) {
+	srv := billingServer(t)
+	put(t, srv, `{"resourceType":"Patient","id":"p1"}`)
+	inv := func(id, identifiers string) []byte {
+		return []byte(`{"resourceType":"Invoice",` + id + `"status":"draft",
+		  "identifier":[{"system":"https://clinic.example/inv","value":"7"}` + identifiers + `],
+		  "subject":{"reference":"Patient/p1"},"totalNet":{"value":0.01,"currency":"USD"}}`)
+	}
+	billings := `,{"system":"https://fhirbill.dev/fhir/sid/encounter","value":"e12"}`
+	tx := `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":` +
+		string(inv(`"id":"inv-3",`, billings)) + `,"request":{"method":"PUT","url":"Invoice/inv-3"}}]}`
+	for _, c := range []struct {
+		name, method, path string
+		body               []byte
+	}{
+		{"Post", "POST", "/Invoice", inv("", billings)},
+		{"Put", "PUT", "/Invoice/inv-1", inv(`"id":"inv-1",`, billings)},
+		{"Transaction", "POST", "/", []byte(tx)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			res := mustDo(t, srv, 422, c.method, c.path, c.body)
+			if !bytes.Contains(res.Body, []byte(`"Invoice.identifier[1]"]`)) {
+				t.Errorf("the refusal %s does not name Invoice.identifier[1]", res.Body)
+			}
+		})
+	}
+	mustDo(t, srv, 404, "GET", "/Invoice/inv-1", nil)
+	mustDo(t, srv, 404, "GET", "/Invoice/inv-3", nil)
+	found := mustDo(t, srv, 200, "GET", "/Invoice?identifier=https://fhirbill.dev/fhir/sid/encounter|e12", nil)
+	if !bytes.Contains(found.Body, []byte(`"total":0`)) {
+		t.Errorf("an Invoice with the identifier was stored: %s", found.Body)
+	}
+
+	t.Run("UpdateAddingOne", func(t *testing.T) {
+		mustDo(t, srv, 201, "PUT", "/Invoice/inv-2", inv(`"id":"inv-2",`, ""))
+		res := mustDo(t, srv, 422, "PUT", "/Invoice/inv-2", inv(`"id":"inv-2",`, billings))
+		if !bytes.Contains(res.Body, []byte(`"expression":["Invoice.identifier[1]"]`)) {
+			t.Errorf("the refusal %s does not name Invoice.identifier[1]", res.Body)
+		}
+		// Still the client's own draft: it may be deleted.
+		mustDo(t, srv, 204, "DELETE", "/Invoice/inv-2", nil)
+	})
+}
