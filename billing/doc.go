@@ -15,8 +15,9 @@
 //     Encounter's other Conditions, each coded in ICD-10-CM the same way.
 //     Modifiers travel in the [ExtModifier] extension, a valueCoding; one
 //     of another type is a 422 naming it, never dropped. A Condition or
-//     Procedure of another patient is never billed: the Encounter is
-//     refused (422 naming the element) until the record is corrected.
+//     Procedure of another patient is never billed, nor does it hold up
+//     the visit: it is left out, with an informational note naming it by
+//     id.
 //   - gross charge: the provider's price list, ChargeItemDefinitions with a
 //     code and no payer context; the one for the code and modifiers, else
 //     the code alone, in effect on the date of service (always, without an
