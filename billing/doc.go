@@ -68,7 +68,9 @@
 // Encounter's Conditions, Procedures and Coverage and for prices; the
 // same inputs give byte-identical resources and store nothing, and a
 // change of the inputs updates the draft in place. An issued or balanced
-// Invoice is never rewritten: it changes only by [Biller.SetInvoiceStatus].
+// Invoice is never rewritten: it changes only by [Biller.SetInvoiceStatus],
+// which does not issue the draft of an Encounter entered in error,
+// cancelled or deleted since it was billed.
 // A client does not edit an Invoice billing made, draft included, beyond
 // moving an issued one to balanced ([CheckInvoiceWrite]): staff correct
 // the inputs and bill again. Nor does a client create an Invoice at an

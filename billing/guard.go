@@ -20,16 +20,18 @@ import (
 //
 // An Invoice billing made ([billedInvoice]) changes only through billing,
 // in every status: $bill rewrites the draft from its inputs, $issue and
-// $cancel move it on, and $remit puts in the payer's decision. A client's
-// PUT may change its status from issued to balanced, and nothing else (a
-// subject, a line, an amount): what $issue and $claim bill is what
-// billing computed, and the plan year's accumulator Account holds what
-// its lines apply, so an edited line would bill another patient, or tell
-// the patient a deductible the Account does not hold. Staff fix the
-// inputs (the Encounter, its Procedures and Conditions, the Coverage, the
-// prices) and $bill again. An Invoice billing made is never deleted (cancel
-// it); it is known by the identifier naming its Encounter in the stored
-// version, which an update may not drop or change.
+// $cancel move it on ($issue also checks that the Encounter still
+// stands, which a PUT cannot), and $remit puts in the payer's decision.
+// A client's PUT may change its status from issued to balanced, and
+// nothing else (a subject, a line, an amount): what $issue and $claim
+// bill is what billing computed, and the plan year's accumulator Account
+// holds what its lines apply, so an edited line would bill another
+// patient, or tell the patient a deductible the Account does not hold.
+// Staff fix the inputs (the Encounter, its Procedures and Conditions, the
+// Coverage, the prices) and $bill again. An Invoice billing made is never
+// deleted (cancel it); it is known by the identifier naming its
+// Encounter in the stored version, which an update may not drop or
+// change.
 //
 // An Invoice a client made may be edited while draft and issued; past
 // draft, only its status changes, from issued to balanced. It does not
@@ -74,6 +76,11 @@ func CheckInvoiceWrite(old, next *resource.Resource) error {
 	case now == was:
 	case now == cpb.InvoiceStatusCode_CANCELLED:
 		return conflict("Invoice.status", "an Invoice is cancelled with $cancel, which also releases the deductible it used")
+	case was == cpb.InvoiceStatusCode_DRAFT && now == cpb.InvoiceStatusCode_ISSUED && billedInvoice(o):
+		// A write check reads nothing else, so it cannot check the
+		// Encounter as $issue does (Biller.issuable).
+		return conflict("Invoice.status", "an Invoice made by billing is issued with $issue, which first "+
+			"checks that its Encounter still stands")
 	case was == cpb.InvoiceStatusCode_DRAFT && now == cpb.InvoiceStatusCode_ISSUED,
 		was == cpb.InvoiceStatusCode_ISSUED && now == cpb.InvoiceStatusCode_BALANCED:
 	default:
