@@ -75,7 +75,8 @@ func CheckInvoiceWrite(old, next *resource.Resource) error {
 	switch {
 	case now == was:
 	case now == cpb.InvoiceStatusCode_CANCELLED:
-		return conflict("Invoice.status", "an Invoice is cancelled with $cancel, which also releases the deductible it used")
+		return conflict("Invoice.status", "an Invoice is cancelled with $cancel, which also releases "+
+			"the deductible it used")
 	case was == cpb.InvoiceStatusCode_DRAFT && now == cpb.InvoiceStatusCode_ISSUED && billedInvoice(o):
 		// A write check reads nothing else, so it cannot check the
 		// Encounter as $issue does (Biller.issuable).
@@ -84,7 +85,8 @@ func CheckInvoiceWrite(old, next *resource.Resource) error {
 	case was == cpb.InvoiceStatusCode_DRAFT && now == cpb.InvoiceStatusCode_ISSUED,
 		was == cpb.InvoiceStatusCode_ISSUED && now == cpb.InvoiceStatusCode_BALANCED:
 	default:
-		return conflict("Invoice.status", "an Invoice's status goes from draft to issued, from issued to balanced, or to cancelled with $cancel; not from %s to %s",
+		return conflict("Invoice.status", "an Invoice's status goes from draft to issued, from issued "+
+			"to balanced, or to cancelled with $cancel; not from %s to %s",
 			codeString(was.String()), codeString(now.String()))
 	}
 	billed := billedInvoice(o)
@@ -102,7 +104,8 @@ func CheckInvoiceWrite(old, next *resource.Resource) error {
 			"the Encounter, its Procedures and Conditions, the Coverage or the prices and $bill "+
 			"the draft again")
 	case !same:
-		return conflict("Invoice", "an Invoice past draft changes only by status; this one is %s", codeString(was.String()))
+		return conflict("Invoice", "an Invoice past draft changes only by status; this one is %s",
+			codeString(was.String()))
 	}
 	return nil
 }
