@@ -36,8 +36,8 @@ const maxPointers = 4
 // Each Condition is coded in ICD-10-CM: its own ICD-10-CM coding, else the
 // first of its codings a ConceptMap translates to ICD-10-CM. A Condition
 // that cannot be coded, does not exist or is entered-in-error is left out
-// with a note; a code already listed is not repeated. Every Condition here
-// is the Encounter's patient's: load refused the Encounter otherwise.
+// with a note; a code already listed is not repeated. Another patient's
+// Condition is left out: load noted it (leaveOutOtherPatients).
 func (b *Biller) diagnoses(ctx context.Context, in *inputs, t *translator) ([]diagnosis, error) {
 	byID := make(map[string]*condpb.Condition, len(in.conditions))
 	for _, c := range in.conditions {
@@ -67,7 +67,10 @@ func (b *Biller) diagnoses(ctx context.Context, in *inputs, t *translator) ([]di
 	for _, id := range ids {
 		c, ok := byID[id]
 		if !ok {
-			c = in.diagnosed[id] // read by checkSubjects, which refused another patient's
+			c = in.diagnosed[id] // read by leaveOutOtherPatients
+		}
+		if in.otherPatients["Condition/"+id] {
+			continue
 		}
 		if c == nil {
 			in.notes = append(in.notes, dxNote(id, "does not exist"))

@@ -15,8 +15,9 @@
 //     Encounter's other Conditions, each coded in ICD-10-CM the same way.
 //     Modifiers travel in the [ExtModifier] extension, a valueCoding; one
 //     of another type is a 422 naming it, never dropped. A Condition or
-//     Procedure of another patient is never billed: the Encounter is
-//     refused (422 naming the element) until the record is corrected.
+//     Procedure of another patient is never billed, nor does it hold up
+//     the visit: it is left out, with an informational note naming it by
+//     id.
 //   - gross charge: the provider's price list, ChargeItemDefinitions with a
 //     code and no payer context; the one for the code and modifiers, else
 //     the code alone, in effect on the date of service (always, without an
@@ -67,14 +68,20 @@
 // Encounter's Conditions, Procedures and Coverage and for prices; the
 // same inputs give byte-identical resources and store nothing, and a
 // change of the inputs updates the draft in place. An issued or balanced
-// Invoice is never rewritten: it changes only by [Biller.SetInvoiceStatus].
-// A client's edit of the draft keeps totals that are what its lines sum
-// to ([CheckInvoiceWrite]), and a client does not create an Invoice at an
-// id billing gives ([CheckInvoiceCreate]). Two Encounters billed at once race on the
+// Invoice is never rewritten: it changes only by [Biller.SetInvoiceStatus],
+// which does not issue the draft of an Encounter entered in error,
+// cancelled or deleted since it was billed.
+// A client does not edit an Invoice billing made, draft included, beyond
+// moving an issued one to balanced ([CheckInvoiceWrite]): staff correct
+// the inputs and bill again. Nor does a client create an Invoice at an
+// id billing gives, or one with an identifier of [SystemEncounterID]
+// ([CheckInvoiceCreate]). Two Encounters billed at once race on the
 // Account's version; the loser computes again, so a deductible dollar is
 // spent once. The Account changes only through billing: a client neither
 // changes it nor creates one at an accumulator id ([CheckAccountWrite],
-// [CheckAccountCreate]).
+// [CheckAccountCreate]); nor a ChargeItem billing made
+// ([CheckChargeItemWrite], [CheckChargeItemCreate]), since $claim bills
+// what the ChargeItems say.
 //
 // # Claims
 //

@@ -38,11 +38,14 @@ type inputs struct {
 	patient string // "Patient/<id>"
 	dos     day    // the Encounter's date of service
 
-	conditions []*condpb.Condition // whose encounter is this one, by id
-	procedures []*procpb.Procedure // whose encounter is this one, by id
+	conditions []*condpb.Condition // the patient's whose encounter is this one, by id
+	procedures []*procpb.Procedure // the patient's whose encounter is this one, by id
 	// diagnosed holds the Conditions Encounter.diagnosis names that the
 	// search did not find, by id; nil for one that does not exist.
 	diagnosed map[string]*condpb.Condition
+	// otherPatients holds the Conditions and Procedures ("Type/id") left
+	// out of billing as another patient's (leaveOutOtherPatients).
+	otherPatients map[string]bool
 
 	coverage *covpb.Coverage     // nil: self-pay
 	payer    string              // "Organization/<id>"; "" for self-pay
@@ -103,7 +106,7 @@ func (b *Biller) load(ctx context.Context, encID string) (*inputs, error) {
 	if err := b.loadClinical(ctx, in); err != nil {
 		return nil, err
 	}
-	if err := b.checkSubjects(ctx, in); err != nil {
+	if err := b.leaveOutOtherPatients(ctx, in); err != nil {
 		return nil, err
 	}
 	if err := b.loadCoverage(ctx, in); err != nil {
@@ -188,56 +191,66 @@ func (b *Biller) loadClinical(ctx context.Context, in *inputs) error {
 	return nil
 }
 
-// checkSubjects refuses, with a 422 naming the element, a Condition or
-// Procedure of another patient than the Encounter's: one Encounter.diagnosis
-// names, or one whose encounter is this Encounter. A diagnosis of another
+// leaveOutOtherPatients leaves out of billing a Condition or Procedure of
+// another patient than the Encounter's, one whose encounter is this
+// Encounter or one Encounter.diagnosis names, with an informational note
+// naming it by id (ids only: nothing of another patient's record goes
+// into this one's bill). It is never billed: a diagnosis of another
 // patient on a Claim discloses it to the wrong insurer, and a service of
-// another patient bills the wrong person: the record is corrected, not
-// billed around. It reads the Conditions Encounter.diagnosis names that
-// the search did not find into in.diagnosed.
-func (b *Biller) checkSubjects(ctx context.Context, in *inputs) error {
-	found := make(map[string]*condpb.Condition, len(in.conditions))
+// another patient bills the wrong person. Nor does it hold up the
+// visit's billing: any patient's app may write a Condition of its own
+// naming any Encounter. It reads the Conditions Encounter.diagnosis names
+// that the search did not find into in.diagnosed.
+func (b *Biller) leaveOutOtherPatients(ctx context.Context, in *inputs) error {
+	in.otherPatients = map[string]bool{}
+	leaveOut := func(expression, ref string) {
+		in.otherPatients[ref] = true
+		in.notes = append(in.notes, resource.Issue{
+			Severity: resource.SeverityInformation, Code: resource.IssueInformational,
+			Expression: []string{expression},
+			Diagnostics: fmt.Sprintf("%s is another patient's than the Encounter's (its subject): "+
+				"it is left out of billing", ref),
+		})
+	}
+	conds := in.conditions[:0]
 	for _, c := range in.conditions {
-		found[c.GetId().GetValue()] = c
+		if in.ownSubject(c.GetSubject()) {
+			conds = append(conds, c)
+		} else {
+			leaveOut("Condition.subject", "Condition/"+c.GetId().GetValue())
+		}
+	}
+	in.conditions = conds
+	procs := in.procedures[:0]
+	for _, p := range in.procedures {
+		if in.ownSubject(p.GetSubject()) {
+			procs = append(procs, p)
+		} else {
+			leaveOut("Procedure.subject", "Procedure/"+p.GetId().GetValue())
+		}
+	}
+	in.procedures = procs
+
+	found := make(map[string]bool, len(in.conditions))
+	for _, c := range in.conditions {
+		found[c.GetId().GetValue()] = true
 	}
 	in.diagnosed = map[string]*condpb.Condition{}
 	for i, d := range in.enc.GetDiagnosis() {
 		id := refID(d.GetCondition(), "Condition")
-		if id == "" {
+		if _, read := in.diagnosed[id]; id == "" || found[id] || read || in.otherPatients["Condition/"+id] {
 			continue
 		}
-		c, ok := found[id]
-		if !ok {
-			if c, ok = in.diagnosed[id]; !ok {
-				r, _, err := b.records.Read(ctx, "Condition", id)
-				switch {
-				case errors.Is(err, resource.ErrNotFound) || errors.Is(err, resource.ErrDeleted):
-				case err != nil:
-					return readError("Condition", id, err)
-				default:
-					c = r.Proto().(*condpb.Condition)
-				}
-				in.diagnosed[id] = c
-			}
-		}
-		if c != nil && !in.ownSubject(c.GetSubject()) {
-			return unprocessable(fmt.Sprintf("Encounter.diagnosis[%d].condition", i),
-				"Condition/%s, a diagnosis of this Encounter, is another patient's: "+
-					"a diagnosis of another patient is never billed; correct the Encounter", id)
-		}
-	}
-	for _, c := range in.conditions {
-		if !in.ownSubject(c.GetSubject()) {
-			return unprocessable("Condition.subject", "Condition/%s names this Encounter but "+
-				"another patient as its subject: it is never billed; correct the Condition",
-				c.GetId().GetValue())
-		}
-	}
-	for _, p := range in.procedures {
-		if !in.ownSubject(p.GetSubject()) {
-			return unprocessable("Procedure.subject", "Procedure/%s names this Encounter but "+
-				"another patient as its subject: it is never billed; correct the Procedure",
-				p.GetId().GetValue())
+		r, _, err := b.records.Read(ctx, "Condition", id)
+		switch {
+		case errors.Is(err, resource.ErrNotFound) || errors.Is(err, resource.ErrDeleted):
+			in.diagnosed[id] = nil
+		case err != nil:
+			return readError("Condition", id, err)
+		case !in.ownSubject(r.Proto().(*condpb.Condition).GetSubject()):
+			leaveOut(fmt.Sprintf("Encounter.diagnosis[%d].condition", i), "Condition/"+id)
+		default:
+			in.diagnosed[id] = r.Proto().(*condpb.Condition)
 		}
 	}
 	return nil

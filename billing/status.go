@@ -47,7 +47,8 @@ var transitions = map[cpb.InvoiceStatusCode_Value][]cpb.InvoiceStatusCode_Value{
 // It returns the Invoice as stored. Errors: 404 when the Invoice does not
 // exist, 400 for another status, 409 (with an OperationOutcome) for a
 // change the current status does not allow, and for cancelling a
-// remitted Invoice.
+// remitted Invoice, 422 for issuing one whose Encounter is entered in
+// error, cancelled or deleted.
 func (b *Biller) SetInvoiceStatus(ctx context.Context, invoiceID, status, reason string) (*resource.Resource, error) {
 	want, ok := statusCodes[status]
 	if !ok {
@@ -90,6 +91,11 @@ func (b *Biller) setStatus(
 
 	if want == cpb.InvoiceStatusCode_CANCELLED {
 		if err := b.notRemitted(ctx, id); err != nil {
+			return nil, err
+		}
+	}
+	if want == cpb.InvoiceStatusCode_ISSUED {
+		if err := b.issuable(ctx, inv); err != nil {
 			return nil, err
 		}
 	}

@@ -1,11 +1,8 @@
 package billing
 
 import (
-	"fmt"
-
 	"github.com/shopspring/decimal"
 
-	dtpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
 	invpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/invoice_go_proto"
 )
 
@@ -14,7 +11,7 @@ import (
 // lines, totalGross the base components, totalNet what the recipient
 // owes, base - discount - deduction. Each line is rounded to the cent
 // before, so the sums are exact. Billing ([Biller.Bill], [Biller.Remit])
-// and the check of a client's edit ([CheckInvoiceWrite]) sum with it.
+// sums with it.
 type totals struct {
 	components []decimal.Decimal // by index in components
 	gross, net decimal.Decimal
@@ -54,40 +51,4 @@ func lineAmounts(li *invpb.Invoice_LineItem) []decimal.Decimal {
 		}
 	}
 	return out
-}
-
-// checkTotals refuses, with 422 naming the element, an Invoice whose
-// totals are not what its lines sum to: totalGross, totalNet, and one
-// totalPriceComponent per component billing writes, in its order.
-func checkTotals(inv *invpb.Invoice) error {
-	want := newTotals()
-	for _, li := range inv.GetLineItem() {
-		want.add(lineAmounts(li))
-	}
-	for _, c := range []struct {
-		expr string
-		m    *dtpb.Money
-		sum  decimal.Decimal
-	}{{"Invoice.totalGross", inv.GetTotalGross(), want.gross}, {"Invoice.totalNet", inv.GetTotalNet(), want.net}} {
-		if v, ok := amountOf(c.m); !ok || !v.Equal(c.sum) {
-			return unprocessable(c.expr, "%s is not what the lines sum to, %s", c.expr, FormatMoney(c.sum))
-		}
-	}
-	got := inv.GetTotalPriceComponent()
-	if len(got) != len(components) {
-		return unprocessable("Invoice.totalPriceComponent", "an Invoice billing made has %d total price "+
-			"components, one per component of its lines, not %d", len(components), len(got))
-	}
-	for i, pc := range got {
-		at := fmt.Sprintf("Invoice.totalPriceComponent[%d]", i)
-		if componentIndex(pc) != i {
-			return unprocessable(at, "%s is not the total billing keeps there (type and code as on the lines, "+
-				"in their order)", at)
-		}
-		if v, ok := amountOf(pc.GetAmount()); !ok || !v.Equal(want.components[i]) {
-			return unprocessable(at+".amount", "%s.amount is not what the lines' components sum to, %s",
-				at, FormatMoney(want.components[i]))
-		}
-	}
-	return nil
 }

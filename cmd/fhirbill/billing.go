@@ -72,12 +72,15 @@ const (
 
 // registerBilling registers the billing operations on api, and the rules
 // that keep clients from changing an Invoice past draft by other means,
-// and the plan year's accumulator Account by any.
+// and the plan year's accumulator Account and the ChargeItems billing
+// captured by any.
 func registerBilling(api *rest.Server, b *billing.Biller) {
 	api.RegisterWriteCheck("Invoice", billing.CheckInvoiceWrite)
 	api.RegisterCreateCheck("Invoice", billing.CheckInvoiceCreate)
 	api.RegisterWriteCheck("Account", billing.CheckAccountWrite)
 	api.RegisterCreateCheck("Account", billing.CheckAccountCreate)
+	api.RegisterWriteCheck("ChargeItem", billing.CheckChargeItemWrite)
+	api.RegisterCreateCheck("ChargeItem", billing.CheckChargeItemCreate)
 	// Each operation names what it writes, so that a caller needs create
 	// and update access to it (rest.Operation.Writes): $bill stores the
 	// ChargeItems, the Invoice and the plan year's Account.

@@ -66,10 +66,12 @@ func TestBill_DeletedResourceAtBillingKey(t *testing.T) {
 	t.Run("ChargeItemAndAccountDeleted", func(t *testing.T) {
 		first := bill(t, srv, "e8")
 		ci := first.ChargeItems[0]["id"].(string)
-		mustDo(t, srv, 204, "DELETE", "/ChargeItem/"+ci, nil)
-		// A client may not delete the accumulator (409, see
-		// TestAccount_AccumulatorOnlyThroughBilling); one deleted in the
-		// store, as before that rule, is absent all the same.
+		// A client may delete neither a ChargeItem billing made nor the
+		// accumulator (409, see TestChargeItemWrite_OnlyThroughBilling and
+		// TestAccount_AccumulatorOnlyThroughBilling); ones deleted in the
+		// store, as before those rules, are absent all the same, and
+		// $bill of the draft writes them again.
+		deleteInStore(t, srv, "ChargeItem", ci)
 		deleteInStore(t, srv, "Account", "accum-cov1-20250101")
 		again := bill(t, srv, "e8")
 		if again.ChargeItems[0]["id"] != ci {
@@ -143,10 +145,11 @@ func TestInvoiceWrite_BilledInvoiceKeepsItsEncounter(t *testing.T) {
 			}
 		})
 	}
-	// Billing staff may still edit the draft otherwise.
+	// Nor may a client edit the draft otherwise: it changes only through
+	// billing (TestInvoiceWrite_BilledOnlyThroughBilling).
 	edited := bytes.Replace(stored, []byte(`"status":"draft"`),
 		[]byte(`"status":"draft","note":[{"text":"checked"}]`), 1)
-	mustDo(t, srv, 200, "PUT", "/Invoice/e1-patient", edited)
+	mustDo(t, srv, 409, "PUT", "/Invoice/e1-patient", edited)
 }
 
 // mustJSON prints v as JSON.

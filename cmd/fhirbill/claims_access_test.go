@@ -248,6 +248,13 @@ func TestPatientApp_BillingRecordsReadOnly(t *testing.T) {
 			t.Errorf("GET %s after the refused create: got %d, want 404", path, res.Status)
 		}
 	}
+	// Nor may staff write the zeroed Invoice: an Invoice billing made
+	// changes only through billing, draft included
+	// (TestInvoiceWrite_BilledOnlyThroughBilling).
+	res := srv.Do("PUT", "/Invoice/e1-patient", zeroed, append(admin, "Content-Type", "application/fhir+json")...)
+	if res.Status != 409 || !bytes.Contains(res.Body, []byte(`"expression":["Invoice"]`)) {
+		t.Errorf("staff PUT of the zeroed Invoice: got %d %.300s, want 409 naming the Invoice", res.Status, res.Body)
+	}
 	// The app still reads the bill.
 	if res := srv.Do("GET", "/Invoice/e1-patient", nil, p1...); res.Status != 200 {
 		t.Errorf("p1 reads its Invoice: got %d, want 200", res.Status)
