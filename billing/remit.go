@@ -57,6 +57,8 @@ type RemitResult struct {
 // ClaimResponse naming another Claim in request or with an amount in
 // another currency; 404 when the Claim does not exist;
 // 422 when the Claim is not one fhirbill built or was not sent (draft),
+// disagrees with the Invoice or Encounter it names (another patient's,
+// another Coverage: see claimLinks),
 // when the ClaimResponse names another patient or insurer, is not active,
 // answers no claim (use preauthorization or predetermination), is not
 // adjudicated (outcome queued or error), adds lines or adjudicates the
@@ -106,6 +108,17 @@ func (b *Biller) remitOnce(ctx context.Context, sent *crpb.ClaimResponse, claimI
 	encID, invID := identifierValue(claim, SystemEncounterID), identifierValue(claim, SystemInvoiceID)
 	if err := remittable(claim, sent, claimID, encID, invID); err != nil {
 		return nil, err
+	}
+	// Checked again here, not only at $submit: the Encounter or the
+	// Invoice may have changed since, and a Claim stored before the
+	// check was made at $submit is not trusted for it.
+	f, err := b.claimLinks(ctx, claim)
+	if err != nil {
+		return nil, err
+	}
+	if f != nil {
+		return nil, unprocessable("ClaimResponse.request", "Claim/%s does not agree with the records "+
+			"it names (%s: %s): a remittance for it changes no Invoice", claimID, f.expression, f.detail)
 	}
 	ds, err := decisions(claim, sent, b.currency)
 	if err != nil {
