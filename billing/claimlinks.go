@@ -173,3 +173,36 @@ func (b *Biller) billedCoverage(ctx context.Context, inv *invpb.Invoice) (string
 	}
 	return "", nil
 }
+
+// claimedAsBilled refuses, with 409, to claim an Invoice for another
+// patient or first Coverage than it was billed for: the Encounter's
+// subject was changed after billing (the Invoice, its ChargeItems and
+// its accumulator entry are the first patient's), or the patient's first
+// Coverage is not the one billing priced the Invoice for. Claimed as it
+// is, the payer's answer would rewrite the first patient's Invoice. The
+// way on is to bill the Encounter again (cancelling the Invoice first if
+// it is past draft).
+func (b *Biller) claimedAsBilled(ctx context.Context, ci *claimInputs) error {
+	inv := ci.invoice.res.Proto().(*invpb.Invoice)
+	if "Patient/"+refID(inv.GetSubject(), "Patient") != ci.patient {
+		return conflict("Encounter.subject", "the patient of Encounter/%s changed since it was billed: "+
+			"Invoice/%s bills another patient; cancel the Invoice ($cancel) if it is past draft and bill "+
+			"the Encounter again ($bill), then claim the new Invoice", ci.encID, ci.invoiceID)
+	}
+	for _, c := range ci.coverages[:ci.focal+1] {
+		if "Patient/"+refID(c.GetBeneficiary(), "Patient") != ci.patient {
+			return conflict("Coverage.beneficiary", "Coverage/%s is not the patient's of Encounter/%s",
+				c.GetId().GetValue(), ci.encID)
+		}
+	}
+	cov, err := b.billedCoverage(ctx, inv)
+	if err != nil {
+		return err
+	}
+	if first := ci.coverages[0].GetId().GetValue(); cov != "" && cov != first {
+		return conflict("Coverage", "Invoice/%s was billed to Coverage/%s, and the patient's first "+
+			"Coverage is now Coverage/%s: cancel the Invoice ($cancel) if it is past draft and bill the "+
+			"Encounter again ($bill), then claim the new Invoice", ci.invoiceID, cov, first)
+	}
+	return nil
+}

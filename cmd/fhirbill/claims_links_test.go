@@ -160,3 +160,50 @@ func TestRemit_ClaimAgreesWithItsInvoice(t *testing.T) {
 		t.Errorf("the refused $remit changed the accumulator:\n%s", got)
 	}
 }
+
+// TestClaim_PatientChangedSinceBilled: e14 billed and issued for
+// Patient/p14 (Coverage/cov14), claimed and submitted; then its
+// Encounter is moved to Patient/p1, its Conditions deleted. $claim
+// answers 409 saying the Encounter's patient changed since it was billed
+// and stores no Claim; $remit of the Claim submitted for p14 answers 422
+// (the Encounter's subject is no longer the Claim's patient), and
+// Invoice/e14-patient stays as billed. Before, $claim built
+// Claim/e14-claim-cov1 for p1 on cov1 from p14's Invoice, and its
+// $submit and $remit rewrote p14's Invoice.
+func TestClaim_PatientChangedSinceBilled(t *testing.T) {
+	srv := billedVisit(t)
+	secondPatientBilled(t, srv, "e14", "p14", "cov14")
+	claimOf(t, srv, "e14", nil)
+	mustDo(t, srv, 200, "POST", "/Claim/$submit", mustDo(t, srv, 200, "GET", "/Claim/e14-claim-cov14", nil).Body)
+	invoice := mustDo(t, srv, 200, "GET", "/Invoice/e14-patient", nil).Body
+
+	for _, r := range officeVisit("e14", "2025-03-10", false) {
+		if strings.Contains(r, `"resourceType":"Encounter"`) {
+			put(t, srv, r) // subject Patient/p1
+		}
+	}
+	for _, ref := range []string{"Condition/e14-htn", "Condition/e14-cp", "Procedure/e14-ecg"} {
+		mustDo(t, srv, 204, "DELETE", "/"+ref, nil)
+	}
+
+	res := mustDo(t, srv, 409, "POST", "/Encounter/e14/$claim", nil)
+	if !bytes.Contains(res.Body, []byte("patient of Encounter/e14 changed since it was billed")) ||
+		!bytes.Contains(res.Body, []byte(`"expression":["Encounter.subject"]`)) {
+		t.Errorf("$claim after the patient changed: %s, want a 409 saying so", res.Body)
+	}
+	mustDo(t, srv, 404, "GET", "/Claim/e14-claim-cov1", nil)
+
+	answer, err := os.ReadFile("../../testdata/billing/remittance.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := strings.NewReplacer(`"Claim/e1-claim-cov1"`, `"Claim/e14-claim-cov14"`,
+		`"Patient/p1"`, `"Patient/p14"`).Replace(string(answer))
+	res = mustDo(t, srv, 422, "POST", "/Claim/e14-claim-cov14/$remit", []byte(body))
+	if !bytes.Contains(res.Body, []byte(`"expression":["ClaimResponse.request"]`)) {
+		t.Errorf("$remit after the patient changed: %s, want a refusal naming ClaimResponse.request", res.Body)
+	}
+	if got := mustDo(t, srv, 200, "GET", "/Invoice/e14-patient", nil).Body; !bytes.Equal(got, invoice) {
+		t.Errorf("Invoice/e14-patient changed:\n%s", got)
+	}
+}
