@@ -257,7 +257,7 @@ func responseID(claimID string) string {
 // and $remit keep the Claim's answer; a missing or deleted one is
 // stored{}. One there that does not answer the Claim (its request names
 // another Claim, or none) is a 409 naming it: a client stored it there
-// before such creates were refused ([Biller.CheckClaimResponseCreate]),
+// before such creates were refused ([CheckClaimResponseCreate]),
 // and taken as the answer it would answer $submit, freeze the Claim and
 // its Invoice, or stand for a payer's decision. A client may delete it.
 func (b *Biller) readAnswer(ctx context.Context, claimID string) (stored, error) {

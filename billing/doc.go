@@ -103,7 +103,7 @@
 // stored and its ClaimResponse change only through them
 // ([CheckClaimWrite], [CheckClaimResponseWrite]), and no client creates
 // either at an id they give, nor a Claim with their identifier
-// ([CheckClaimCreate], [Biller.CheckClaimResponseCreate]); a
+// ([CheckClaimCreate], [CheckClaimResponseCreate]); a
 // ClaimResponse at a Claim's answer id that answers another Claim is a
 // 409, never taken for its answer.
 //
