@@ -101,10 +101,12 @@ func TestSubmit_ClaimAgreesWithItsInvoice(t *testing.T) {
 		})
 	}
 	// Only the Claim $claim built; no ClaimResponse.
-	if res := mustDo(t, srv, 200, "GET", "/Claim?_summary=count", nil); !bytes.Contains(res.Body, []byte(`"total":1`)) {
+	if res := mustDo(t, srv, 200, "GET", "/Claim?_summary=count", nil); !bytes.Contains(res.Body,
+		[]byte(`"total":1`)) {
 		t.Errorf("Claims after the refusals: %s, want 1", res.Body)
 	}
-	if res := mustDo(t, srv, 200, "GET", "/ClaimResponse?_summary=count", nil); !bytes.Contains(res.Body, []byte(`"total":0`)) {
+	if res := mustDo(t, srv, 200, "GET", "/ClaimResponse?_summary=count", nil); !bytes.Contains(res.Body,
+		[]byte(`"total":0`)) {
 		t.Errorf("ClaimResponses after the refusals: %s, want 0", res.Body)
 	}
 

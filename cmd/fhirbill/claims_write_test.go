@@ -339,7 +339,8 @@ func TestClaimResponseCreate_RequestForms(t *testing.T) {
 		{"AbsoluteURLWithVersion", "e1-claim-cov1", `{"reference":"` + srv.Base + `/Claim/e1-claim-cov1/_history/1"}`},
 		{"OtherServersURL", "e1-claim-cov1", `{"reference":"http://localhost:18383/fhir/Claim/e1-claim-cov1"}`},
 		{"RelativeWithVersion", "e1-claim-cov1", `{"reference":"Claim/e1-claim-cov1/_history/1"}`},
-		{"Identifier", "e1-claim-cov1", `{"identifier":{"system":"https://fhirbill.dev/fhir/sid/claim","value":"e1-claim-cov1"}}`},
+		{"Identifier", "e1-claim-cov1",
+			`{"identifier":{"system":"https://fhirbill.dev/fhir/sid/claim","value":"e1-claim-cov1"}}`},
 		{"ClaimNotOnServer", "e9-claim-cov1", `{"reference":"Claim/e9-claim-cov1"}`},
 		{"HashedNotOnServer", "claim-0123456789abcdef0123456789abcdef",
 			`{"reference":"Claim/claim-0123456789abcdef0123456789abcdef"}`},
@@ -353,7 +354,8 @@ func TestClaimResponseCreate_RequestForms(t *testing.T) {
 		})
 	}
 	// Only $submit's queued answer is stored.
-	if res := mustDo(t, srv, 200, "GET", "/ClaimResponse?_summary=count", nil); !bytes.Contains(res.Body, []byte(`"total":1`)) {
+	if res := mustDo(t, srv, 200, "GET", "/ClaimResponse?_summary=count", nil); !bytes.Contains(res.Body,
+		[]byte(`"total":1`)) {
 		t.Errorf("ClaimResponses after the refusals: %s, want 1", res.Body)
 	}
 	// A payer's own Claim, by URL or by its identifier system, is not

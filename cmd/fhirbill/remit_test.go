@@ -289,7 +289,8 @@ func TestRemit_OneAnswerPerClaim(t *testing.T) {
 	// Line 1 paid in full this time: eligible = benefit = 98.19.
 	partial := adjudication("partial", [6]string{"1", "98.19", "98.19", "0.00", "0.00", "0.00"})
 	res := mustDo(t, srv, 409, "POST", "/Claim/e1-claim-cov1/$remit", []byte(partial))
-	if !bytes.Contains(res.Body, []byte(`"expression":["ClaimResponse"]`)) || !bytes.Contains(res.Body, []byte("new claim")) {
+	if !bytes.Contains(res.Body, []byte(`"expression":["ClaimResponse"]`)) ||
+		!bytes.Contains(res.Body, []byte("new claim")) {
 		t.Errorf("a partial answer after a complete one: %s, want a 409 naming ClaimResponse", res.Body)
 	}
 	if got := mustDo(t, srv, 200, "GET", "/Invoice/e1-patient", nil).Body; !bytes.Equal(got, invoice) {
@@ -298,8 +299,7 @@ func TestRemit_OneAnswerPerClaim(t *testing.T) {
 	if got := mustDo(t, srv, 200, "GET", "/ClaimResponse/e1-claim-cov1-response", nil).Body; !bytes.Equal(got, cr) {
 		t.Errorf("the refused answer changed the ClaimResponse:\n%s", got)
 	}
-	if again := remit(t, srv, string(answer)); !bytes.Equal(mustJSON(t, again), mustJSON(t, mustDo(t, srv, 200, "GET", "/Invoice/e1-patient", nil).JSON())) ||
-		field(again, "meta", "versionId") != "2" {
+	if again := remit(t, srv, string(answer)); field(again, "meta", "versionId") != "2" {
 		t.Errorf("the same answer again: version %v, want 2", field(again, "meta", "versionId"))
 	}
 }
