@@ -52,11 +52,16 @@ type ClaimResult struct {
 // left as it is, with a note. A Claim $submit refused (outcome error) is
 // built again, to be corrected and submitted again.
 //
+// The Claim bills the Invoice for the patient it bills: the Invoice's
+// subject is the Encounter's subject, each Coverage claimed is that
+// patient's, and the first is the one the Invoice was billed to.
+//
 // Client errors are *resource.Error: 404 when the Encounter does not
 // exist, 422 when it is not billed (or its Invoice was cancelled and it
 // was not billed again), has no Coverage, or the Coverage
 // asked for is not one of the patient's in force or cannot be claimed
-// yet.
+// yet; 409 when the Encounter's patient or the patient's first Coverage
+// changed since the Invoice was billed.
 func (b *Biller) BuildClaim(ctx context.Context, encounterID, coverageID string) (*ClaimResult, error) {
 	if !resource.ValidID(encounterID) {
 		return nil, badRequest("Encounter.id", "the Encounter id is not a valid FHIR id")
@@ -99,6 +104,9 @@ func (b *Biller) claimOnce(ctx context.Context, encID, covID string) (*ClaimResu
 	}
 	ci := &claimInputs{inputs: in}
 	if err := b.loadCoverages(ctx, ci, covID); err != nil {
+		return nil, err
+	}
+	if err := b.claimedAsBilled(ctx, ci); err != nil {
 		return nil, err
 	}
 	if ci.lines, err = billedLines(in.invoice.res.Proto().(*invpb.Invoice), in.chargeItems); err != nil {
@@ -249,7 +257,7 @@ func responseID(claimID string) string {
 // and $remit keep the Claim's answer; a missing or deleted one is
 // stored{}. One there that does not answer the Claim (its request names
 // another Claim, or none) is a 409 naming it: a client stored it there
-// before such creates were refused ([Biller.CheckClaimResponseCreate]),
+// before such creates were refused ([CheckClaimResponseCreate]),
 // and taken as the answer it would answer $submit, freeze the Claim and
 // its Invoice, or stand for a payer's decision. A client may delete it.
 func (b *Biller) readAnswer(ctx context.Context, claimID string) (stored, error) {

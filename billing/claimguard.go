@@ -11,6 +11,7 @@ import (
 
 	"github.com/fhirbill/fhirbill/fhir/resource"
 
+	dtpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
 	claimpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/claim_go_proto"
 	crpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/claim_response_go_proto"
 )
@@ -177,14 +178,21 @@ func sameBesidesMeta(old, next *resource.Resource) (bool, error) {
 // ("<claim>-response", or "cr-" and a hash: responseID of any Claim,
 // whatever its request names) is refused with 409 naming the
 // ClaimResponse, as its updates are ([CheckClaimResponseWrite]): put
-// there before $submit, it would be taken for the Claim's answer. A
-// payer's adjudication (outcome complete or partial) of a Claim that
-// fhirbill's claim operations stored is refused with 422, naming
-// Claim/[id]/$remit: there it is checked against the Claim and applied to
-// the Invoice in one commit, while stored on its own it would change no
-// Invoice, an answer accepted and then lost. Any other ClaimResponse is
-// stored as sent.
-func (b *Biller) CheckClaimResponseCreate(ctx context.Context, r *resource.Resource) error {
+// there before $submit, it would be taken for the Claim's answer.
+//
+// A payer's adjudication (outcome complete or partial) of a Claim at an
+// id fhirbill's claim operations give ([operationClaimID]; clients
+// cannot create Claims there) is refused with 422, naming
+// Claim/[id]/$remit: there it is checked against the Claim and applied
+// to the Invoice in one commit, while stored on its own it would change
+// no Invoice, an answer accepted and then lost. The Claim is the one
+// request names: by reference, relative (Claim/[id]) or absolute
+// (ending in /Claim/[id]), with or without /_history/[version], or by
+// an identifier of [SystemClaimID]. The check reads nothing: whether
+// such a Claim exists, or is one the caller may see, makes no
+// difference, so the answer tells nothing about Claims the caller
+// cannot read. Any other ClaimResponse is stored as sent.
+func CheckClaimResponseCreate(_ context.Context, r *resource.Resource) error {
 	cr, ok := r.Proto().(*crpb.ClaimResponse)
 	if !ok {
 		return nil
@@ -193,18 +201,38 @@ func (b *Biller) CheckClaimResponseCreate(ctx context.Context, r *resource.Resou
 		return conflict("ClaimResponse", "ClaimResponse/%s is an id fhirbill keeps for the answer to a "+
 			"Claim, written only by $submit and Claim/[id]/$remit, where a payer posts its adjudication", id)
 	}
-	claim := refID(cr.GetRequest(), "Claim")
-	if claim == "" || !adjudicated(cr) {
+	if !adjudicated(cr) {
 		return nil
 	}
-	s, err := b.readStored(ctx, "Claim", claim)
-	if err != nil || s.res == nil {
-		return err
+	for _, claim := range requestClaimIDs(cr.GetRequest()) {
+		if operationClaimID(claim) {
+			return unprocessable("ClaimResponse.request", "Claim/%s is a Claim fhirbill's claim "+
+				"operations submit: post the payer's adjudication to Claim/%s/$remit, which applies it "+
+				"to the patient's Invoice; stored on its own it would change nothing", claim, claim)
+		}
 	}
-	if c, ok := s.res.Proto().(*claimpb.Claim); !ok || !operationClaim(c) {
-		return nil
+	return nil
+}
+
+// requestClaimIDs lists the Claim ids a ClaimResponse.request names: the
+// id of its reference (Claim/[id], or an absolute URL ending in
+// /Claim/[id], either with /_history/[version]) and the value of its
+// identifier when of SystemClaimID.
+func requestClaimIDs(req *dtpb.Reference) []string {
+	var ids []string
+	s := refString(req)
+	if i := strings.LastIndex(s, "/_history/"); i >= 0 {
+		s = s[:i]
 	}
-	return unprocessable("ClaimResponse.request", "Claim/%s was submitted by fhirbill: post the payer's "+
-		"adjudication to Claim/%s/$remit, which applies it to the patient's Invoice; stored on its own it "+
-		"would change nothing", claim, claim)
+	id, ok := strings.CutPrefix(s, "Claim/")
+	if i := strings.LastIndex(s, "/Claim/"); !ok && i >= 0 && strings.Contains(s[:i], "://") {
+		id, ok = s[i+len("/Claim/"):], true
+	}
+	if ok && resource.ValidID(id) {
+		ids = append(ids, id)
+	}
+	if in := req.GetIdentifier(); in.GetSystem().GetValue() == SystemClaimID {
+		ids = append(ids, in.GetValue().GetValue())
+	}
+	return ids
 }

@@ -95,7 +95,9 @@
 // four diagnosis pointers in the order billing ranked the diagnoses, and
 // the gross charge as net; total is the sum of the nets. A later
 // Coverage (the secondary) is claimed once the claims before it are
-// adjudicated, for what the Invoice still leaves to the patient.
+// adjudicated, for what the Invoice still leaves to the patient. An
+// Invoice billed for another patient than the Encounter's now, or to
+// another first Coverage, is not claimed (409): bill again.
 //
 // [Scrub] runs the front-end edits of a professional claim (code forms,
 // pointers, quantities, dates, modifiers, NPIs with their check digit,
@@ -106,11 +108,14 @@
 // it passes them all. [Biller.Submit] is Claim/$submit: scrub, store, and
 // answer a ClaimResponse (queued, or error with the edits); a Claim is
 // known by Claim.identifier[0], so submitting it again stores nothing;
-// the Claim of a cancelled Invoice is refused. A Claim these operations
+// the Claim of a cancelled Invoice is refused, and so is one naming an
+// Invoice or Encounter by fhirbill's identifiers that disagrees with
+// them (another patient's, another Coverage, an Invoice billing did not
+// make for that Encounter). A Claim these operations
 // stored and its ClaimResponse change only through them
 // ([CheckClaimWrite], [CheckClaimResponseWrite]), and no client creates
 // either at an id they give, nor a Claim with their identifier
-// ([CheckClaimCreate], [Biller.CheckClaimResponseCreate]); a
+// ([CheckClaimCreate], [CheckClaimResponseCreate]); a
 // ClaimResponse at a Claim's answer id that answers another Claim is a
 // 409, never taken for its answer.
 //
@@ -126,9 +131,10 @@
 // to a claim, a line left out of a complete outcome, amounts not in
 // whole cents or that do not add up, totals or a payment that are not
 // the sums of the lines, or what billing does not apply (addItem,
-// header or detail adjudication). Once it is applied, the Invoice is not
-// cancelled: the payer's decision stands, and a correction is a new
-// claim.
+// header or detail adjudication), or a Claim that disagrees with its
+// Invoice or Encounter. Once it is applied, the Invoice is not
+// cancelled and another answer is a 409: the payer's decision stands,
+// and a correction is a new claim.
 //
 // An issued Invoice otherwise changes only by status. Remittance is the
 // one exception, and a narrow one: the Invoice billing issued was an

@@ -50,21 +50,25 @@ type RemitResult struct {
 //     the deductible and patient amounts the payer applied.
 //
 // This is the one change of an issued Invoice other than its status
-// (doc.go): the payer's decision replaces billing's estimate. Posting the
-// same ClaimResponse again stores nothing.
+// (doc.go): the payer's decision replaces billing's estimate, once.
+// Posting the same ClaimResponse again stores nothing; another one, once
+// an adjudication is applied, is a 409: a correction is a new claim.
 //
 // Client errors are *resource.Error, and nothing is stored: 400 for a
 // ClaimResponse naming another Claim in request or with an amount in
 // another currency; 404 when the Claim does not exist;
 // 422 when the Claim is not one fhirbill built or was not sent (draft),
+// disagrees with the Invoice or Encounter it names (another patient's,
+// another Coverage: see claimLinks),
 // when the ClaimResponse names another patient or insurer, is not active,
 // answers no claim (use preauthorization or predetermination), is not
 // adjudicated (outcome queued or error), adds lines or adjudicates the
 // header or item details, names a line the Claim does not have, leaves
 // one out with outcome complete, or has amounts that do not fit the line
 // or totals that do not fit the lines (see decisions); 409 when
-// the Invoice was cancelled, balanced by another answer, or changed since
-// the Claim was built.
+// the Claim already has another adjudication applied, or the Invoice was
+// cancelled, balanced by another answer, or changed since the Claim was
+// built.
 func (b *Biller) Remit(ctx context.Context, claimID string, r *resource.Resource) (*RemitResult, error) {
 	cr, ok := r.Proto().(*crpb.ClaimResponse)
 	if !ok {
@@ -106,6 +110,17 @@ func (b *Biller) remitOnce(ctx context.Context, sent *crpb.ClaimResponse, claimI
 	encID, invID := identifierValue(claim, SystemEncounterID), identifierValue(claim, SystemInvoiceID)
 	if err := remittable(claim, sent, claimID, encID, invID); err != nil {
 		return nil, err
+	}
+	// Checked again here, not only at $submit: the Encounter or the
+	// Invoice may have changed since, and a Claim stored before the
+	// check was made at $submit is not trusted for it.
+	f, err := b.claimLinks(ctx, claim)
+	if err != nil {
+		return nil, err
+	}
+	if f != nil {
+		return nil, unprocessable("ClaimResponse.request", "Claim/%s does not agree with the records "+
+			"it names (%s: %s): a remittance for it changes no Invoice", claimID, f.expression, f.detail)
 	}
 	ds, err := decisions(claim, sent, b.currency)
 	if err != nil {
@@ -165,6 +180,14 @@ func (b *Biller) remitOnce(ctx context.Context, sent *crpb.ClaimResponse, claimI
 	crChanged, err := differs(crRes, crs)
 	if err != nil {
 		return nil, err
+	}
+	if crChanged && crs.res != nil && adjudicated(crs.res.Proto().(*crpb.ClaimResponse)) {
+		// A partial answer after a complete one would leave the lines it
+		// omits with the superseded answer's amounts, and any other
+		// would redo a deductible the payer applied.
+		return nil, conflict("ClaimResponse", "Claim/%s was adjudicated (ClaimResponse/%s) and the answer "+
+			"applied to Invoice/%s: the payer's decision stands; a different answer is a new claim, "+
+			"sent under a new identifier naming Claim/%s in Claim.related", claimID, crID, invID, claimID)
 	}
 
 	changes := []Change{{Resource: crRes, Prev: crs.version}, {Resource: invRes, Prev: is.version}}

@@ -32,9 +32,17 @@ import (
 // under a new identifier). A new Claim gets the id derived from its
 // identifier, whatever id it came with.
 //
+// A Claim naming an Invoice or an Encounter by fhirbill's identifier
+// systems must agree with them (claimLinks): its patient is theirs, the
+// Invoice is billing's for that Encounter, and its first insurance is
+// the Coverage the Invoice was billed to. $remit rewrites that Invoice,
+// so a Claim naming another patient's would have a payer's answer
+// rewrite that patient's bill.
+//
 // Client errors are *resource.Error: 400 for a Claim without an
-// identifier, 422 for one that is cancelled, entered in error, or not a
-// claim (a preauthorization or predetermination), 409 for a changed
+// identifier, 422 for one that is cancelled, entered in error, not a
+// claim (a preauthorization or predetermination), or that disagrees
+// with the Invoice or Encounter it names, 409 for a changed
 // Claim already adjudicated and for the Claim of a cancelled Invoice.
 func (b *Biller) Submit(ctx context.Context, r *resource.Resource) (*resource.Resource, error) {
 	c, ok := r.Proto().(*claimpb.Claim)
@@ -70,6 +78,14 @@ func (b *Biller) Submit(ctx context.Context, r *resource.Resource) (*resource.Re
 }
 
 func (b *Biller) submitOnce(ctx context.Context, sent *claimpb.Claim) (*resource.Resource, error) {
+	f, err := b.claimLinks(ctx, sent)
+	if err != nil {
+		return nil, err
+	}
+	if f != nil {
+		return nil, unprocessable(f.expression, "%s; a Claim naming an Invoice or an Encounter by "+
+			"fhirbill's identifiers must agree with them", f.detail)
+	}
 	if err := b.invoiceNotCancelled(ctx, sent); err != nil {
 		return nil, err
 	}

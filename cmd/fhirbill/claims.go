@@ -42,7 +42,7 @@ const (
 func registerClaims(api *rest.Server, b *billing.Biller) {
 	api.RegisterWriteCheck("Claim", billing.CheckClaimWrite)
 	api.RegisterWriteCheck("ClaimResponse", billing.CheckClaimResponseWrite)
-	api.RegisterCreateCheck("ClaimResponse", b.CheckClaimResponseCreate)
+	api.RegisterCreateCheck("ClaimResponse", billing.CheckClaimResponseCreate)
 	api.RegisterCreateCheck("Claim", billing.CheckClaimCreate)
 	api.RegisterOperation(&rest.Operation{
 		Name: "claim", Definition: opClaim, Types: []string{"Encounter"}, Instance: true,

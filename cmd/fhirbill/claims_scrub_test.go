@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -16,9 +17,12 @@ func TestSubmit_ScrubsPatientAndCurrency(t *testing.T) {
 	put(t, srv, `{"resourceType":"Patient","id":"p2"}`)
 	claimOf(t, srv, "e1", nil)
 	stored := string(srv.Do("GET", "/Claim/e1-claim-cov1", nil).Body)
-	// The Claim $claim built, under a client's identifier.
-	own := strings.ReplaceAll(stored, `"https://fhirbill.dev/fhir/sid/claim","value":"e1-claim-cov1"`,
-		`"urn:oid:2.16.840.1.113883.3.999","value":"PCN-90"`)
+	// The Claim $claim built, under a client's identifier and naming no
+	// Encounter or Invoice of fhirbill's: one that names them and
+	// another patient is refused before the edits run (422, see
+	// TestSubmit_ClaimAgreesWithItsInvoice).
+	own := regexp.MustCompile(`"identifier":\[[^\]]*\]`).ReplaceAllString(stored,
+		`"identifier":[{"system":"urn:oid:2.16.840.1.113883.3.999","value":"PCN-90"}]`)
 
 	for _, c := range []struct {
 		name, old, new, code, expression string

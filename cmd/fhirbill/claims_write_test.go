@@ -307,3 +307,86 @@ func TestClaimCreate_ReservedForOperations(t *testing.T) {
 			cr["id"], field(cr, "request", "reference"))
 	}
 }
+
+// TestClaimResponseCreate_RequestForms: a payer's adjudication naming a
+// Claim at an id fhirbill's claim operations give is refused (422 naming
+// ClaimResponse.request and the Claim's $remit) however request names
+// it, an absolute URL (R4 references.html allows one; this server's own
+// base), with a version, or by an identifier of
+// https://fhirbill.dev/fhir/sid/claim, and whether or not that Claim
+// exists: the check reads nothing. Before, the absolute URL and the
+// identifier were stored (201) and changed no Invoice, and a Claim id
+// not on the server was stored while an existing one was refused, which
+// told a caller that could not read the Claim that it existed.
+func TestClaimResponseCreate_RequestForms(t *testing.T) {
+	srv := billedVisit(t)
+	claimOf(t, srv, "e1", nil)
+	mustDo(t, srv, 200, "POST", "/Claim/$submit", mustDo(t, srv, 200, "GET", "/Claim/e1-claim-cov1", nil).Body)
+	answer, err := os.ReadFile("../../testdata/billing/remittance.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	request := func(r string) []byte {
+		return bytes.Replace(answer, []byte(`{
+  "reference": "Claim/e1-claim-cov1"
+ }`), []byte(r), 1)
+	}
+	if bytes.Equal(request("x"), answer) {
+		t.Fatalf("remittance.json names its Claim otherwise: %s", answer)
+	}
+	for _, c := range []struct{ name, claim, request string }{
+		{"AbsoluteURL", "e1-claim-cov1", `{"reference":"` + srv.Base + `/Claim/e1-claim-cov1"}`},
+		{"AbsoluteURLWithVersion", "e1-claim-cov1", `{"reference":"` + srv.Base + `/Claim/e1-claim-cov1/_history/1"}`},
+		{"OtherServersURL", "e1-claim-cov1", `{"reference":"http://localhost:18383/fhir/Claim/e1-claim-cov1"}`},
+		{"RelativeWithVersion", "e1-claim-cov1", `{"reference":"Claim/e1-claim-cov1/_history/1"}`},
+		{"Identifier", "e1-claim-cov1",
+			`{"identifier":{"system":"https://fhirbill.dev/fhir/sid/claim","value":"e1-claim-cov1"}}`},
+		{"ClaimNotOnServer", "e9-claim-cov1", `{"reference":"Claim/e9-claim-cov1"}`},
+		{"HashedNotOnServer", "claim-0123456789abcdef0123456789abcdef",
+			`{"reference":"Claim/claim-0123456789abcdef0123456789abcdef"}`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			res := mustDo(t, srv, 422, "POST", "/ClaimResponse", request(c.request))
+			if !bytes.Contains(res.Body, []byte(`"expression":["ClaimResponse.request"]`)) ||
+				!bytes.Contains(res.Body, []byte("Claim/"+c.claim+"/$remit")) {
+				t.Errorf("%s, want a refusal naming ClaimResponse.request and Claim/%s/$remit", res.Body, c.claim)
+			}
+		})
+	}
+	// Only $submit's queued answer is stored.
+	if res := mustDo(t, srv, 200, "GET", "/ClaimResponse?_summary=count", nil); !bytes.Contains(res.Body,
+		[]byte(`"total":1`)) {
+		t.Errorf("ClaimResponses after the refusals: %s, want 1", res.Body)
+	}
+	// A payer's own Claim, by URL or by its identifier system, is not
+	// fhirbill's.
+	mustDo(t, srv, 201, "POST", "/ClaimResponse", request(`{"reference":"http://payer.example/fhir/Claim/77"}`))
+	mustDo(t, srv, 201, "POST", "/ClaimResponse",
+		request(`{"identifier":{"system":"urn:oid:2.16.840.1.113883.3.999","value":"e1-claim-cov1"}}`))
+}
+
+// TestClaimResponseCreate_NoOracle: an insurer that cannot read
+// Claim/e1-claim-cov1 (another payer's: GET answers 404) gets the same
+// answer creating an adjudication naming it as naming a Claim id not on
+// the server, e9-claim-cov1. Before, the first was a 422 "was submitted
+// by fhirbill" and the second a 201: the refusal told the caller the
+// hidden Claim existed.
+func TestClaimResponseCreate_NoOracle(t *testing.T) {
+	srv, as := twoPatientsBilled(t)
+	payer := as("other-payer", "system/Claim.cruds system/ClaimResponse.cruds", "")
+	if res := srv.Do("GET", "/Claim/e1-claim-cov1", nil, payer...); res.Status != 404 {
+		t.Fatalf("GET Claim/e1-claim-cov1 as another payer: %d, want 404", res.Status)
+	}
+	var got [2]*resttest.Response
+	for i, claim := range []string{"e1-claim-cov1", "e9-claim-cov1"} {
+		body := `{"resourceType":"ClaimResponse","status":"active","use":"claim","outcome":"complete",
+		  "type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/claim-type","code":"professional"}]},
+		  "patient":{"reference":"Patient/p1"},"created":"2025-04-02","insurer":{"reference":"Organization/other"},
+		  "request":{"reference":"Claim/` + claim + `"}}`
+		got[i] = srv.Do("POST", "/ClaimResponse", []byte(body), append(payer, "Content-Type", "application/fhir+json")...)
+	}
+	if got[0].Status != got[1].Status || got[0].Status != 422 {
+		t.Errorf("an existing hidden Claim: %d %s; one not on the server: %d %s; want the same 422",
+			got[0].Status, got[0].Body, got[1].Status, got[1].Body)
+	}
+}

@@ -218,27 +218,89 @@ func TestRemit_InvoiceFollowsPayer(t *testing.T) {
 		}
 	}
 
-	// A corrected answer paying everything the patient owed balances
-	// the Invoice; once balanced, another answer is refused. Its totals
-	// and payment are the sums of its lines: eligible and benefit
-	// 98.19 + 15.45 = 113.64, the rest 0.00.
-	paid := withHeader(adjudication("complete",
-		[6]string{"1", "98.19", "98.19", "0.00", "0.00", "0.00"},
-		[6]string{"2", "15.45", "15.45", "0.00", "0.00", "0.00"}),
-		`"total":[`+total("eligible", "113.64")+`,`+total("benefit", "113.64")+`,`+
-			total("deductible", "0.00")+`,`+total("submitted", "210.00")+`],`+
-			`"payment":{"type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/ex-paymenttype","code":"complete"}]},`+
-			`"amount":{"value":113.64,"currency":"USD"}}`)
-	inv = remit(t, srv, paid)
+	// Once an answer is applied, a different one is refused (409) and
+	// changes nothing: the payer's decision stands, and a correction is
+	// a new claim (TestRemit_OneAnswerPerClaim).
+	if res := srv.Do("POST", "/Claim/e1-claim-cov1/$remit", []byte(paidInFull)); res.Status != 409 {
+		t.Errorf("a second, different answer: %d %s, want 409", res.Status, res.Body)
+	}
+	// Billing again leaves the Invoice as the payer made it.
+	if b := bill(t, srv, "e1"); b.Invoice["status"] != "issued" || field(b.Invoice, "meta", "versionId") != "2" {
+		t.Errorf("billing again after remittance: status %v version %v, want issued, 2",
+			b.Invoice["status"], field(b.Invoice, "meta", "versionId"))
+	}
+}
+
+// paidInFull is an answer for Claim/e1-claim-cov1 paying everything
+// the patient owed: each line's benefit is its eligible amount
+// (TestRemit_InvoiceFollowsPayer: 98.19 and 15.45), the rest 0.00. Its
+// totals and payment are the sums of its lines: eligible and benefit
+// 98.19 + 15.45 = 113.64, submitted 150.00 + 60.00 = 210.00.
+var paidInFull = withHeader(adjudication("complete",
+	[6]string{"1", "98.19", "98.19", "0.00", "0.00", "0.00"},
+	[6]string{"2", "15.45", "15.45", "0.00", "0.00", "0.00"}),
+	`"total":[`+total("eligible", "113.64")+`,`+total("benefit", "113.64")+`,`+
+		total("deductible", "0.00")+`,`+total("submitted", "210.00")+`],`+
+		`"payment":{"type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/ex-paymenttype","code":"complete"}]},`+
+		`"amount":{"value":113.64,"currency":"USD"}}`)
+
+// TestRemit_BalancedOnce: an answer paying everything the patient owed
+// (paidInFull) balances the Invoice, totalNet 0.00; the same answer
+// again stores nothing, and another is refused (409).
+func TestRemit_BalancedOnce(t *testing.T) {
+	srv := billedVisit(t)
+	claimOf(t, srv, "e1", nil)
+	mustDo(t, srv, 200, "POST", "/Claim/$submit", mustDo(t, srv, 200, "GET", "/Claim/e1-claim-cov1", nil).Body)
+	inv := remit(t, srv, paidInFull)
 	if inv["status"] != "balanced" || fmt.Sprint(field(inv, "totalNet", "value")) != "0.00" {
 		t.Errorf("status %v totalNet %v, want balanced 0.00", inv["status"], field(inv, "totalNet", "value"))
 	}
-	if res := srv.Do("POST", "/Claim/e1-claim-cov1/$remit", []byte(decided)); res.Status != 409 {
-		t.Errorf("an answer for a balanced Invoice: %d %s, want 409", res.Status, res.Body)
+	if again := remit(t, srv, paidInFull); field(again, "meta", "versionId") != field(inv, "meta", "versionId") {
+		t.Errorf("the same answer again made version %v", field(again, "meta", "versionId"))
 	}
-	// Billing again leaves the Invoice as the payer made it.
+	answer, err := os.ReadFile("../../testdata/billing/remittance.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustDo(t, srv, 409, "POST", "/Claim/e1-claim-cov1/$remit", answer)
 	if b := bill(t, srv, "e1"); b.Invoice["status"] != "balanced" {
 		t.Errorf("billing again after remittance: status %v", b.Invoice["status"])
+	}
+}
+
+// TestRemit_OneAnswerPerClaim: after the complete answer of
+// testdata/billing/remittance.json is applied, a partial one covering
+// only line 1 is refused (409 naming ClaimResponse) and changes nothing;
+// the same complete answer again stores nothing. Before, the partial
+// answer was applied (200): the ClaimResponse adjudicated line 1 only
+// while Invoice line 2 kept the superseded answer's amounts.
+func TestRemit_OneAnswerPerClaim(t *testing.T) {
+	srv := billedVisit(t)
+	claimOf(t, srv, "e1", nil)
+	mustDo(t, srv, 200, "POST", "/Claim/$submit", mustDo(t, srv, 200, "GET", "/Claim/e1-claim-cov1", nil).Body)
+	answer, err := os.ReadFile("../../testdata/billing/remittance.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	remit(t, srv, string(answer))
+	invoice := mustDo(t, srv, 200, "GET", "/Invoice/e1-patient", nil).Body
+	cr := mustDo(t, srv, 200, "GET", "/ClaimResponse/e1-claim-cov1-response", nil).Body
+
+	// Line 1 paid in full this time: eligible = benefit = 98.19.
+	partial := adjudication("partial", [6]string{"1", "98.19", "98.19", "0.00", "0.00", "0.00"})
+	res := mustDo(t, srv, 409, "POST", "/Claim/e1-claim-cov1/$remit", []byte(partial))
+	if !bytes.Contains(res.Body, []byte(`"expression":["ClaimResponse"]`)) ||
+		!bytes.Contains(res.Body, []byte("new claim")) {
+		t.Errorf("a partial answer after a complete one: %s, want a 409 naming ClaimResponse", res.Body)
+	}
+	if got := mustDo(t, srv, 200, "GET", "/Invoice/e1-patient", nil).Body; !bytes.Equal(got, invoice) {
+		t.Errorf("the refused answer changed the Invoice:\n%s", got)
+	}
+	if got := mustDo(t, srv, 200, "GET", "/ClaimResponse/e1-claim-cov1-response", nil).Body; !bytes.Equal(got, cr) {
+		t.Errorf("the refused answer changed the ClaimResponse:\n%s", got)
+	}
+	if again := remit(t, srv, string(answer)); field(again, "meta", "versionId") != "2" {
+		t.Errorf("the same answer again: version %v, want 2", field(again, "meta", "versionId"))
 	}
 }
 
