@@ -56,10 +56,18 @@ func total(category, value string) string {
 		category + `"}]},"amount":{"value":` + value + `,"currency":"USD"}}`
 }
 
-// remit posts a ClaimResponse to $remit and returns the Invoice answered.
+// remit posts a ClaimResponse to Claim/e1-claim-cov1/$remit and returns
+// the Invoice answered.
 func remit(t testing.TB, srv *resttest.Server, body string) map[string]any {
 	t.Helper()
-	res := srv.Do("POST", "/Claim/e1-claim-cov1/$remit", []byte(body))
+	return remitTo(t, srv, "e1-claim-cov1", body)
+}
+
+// remitTo posts a ClaimResponse to Claim/[claim]/$remit and returns the
+// Invoice answered.
+func remitTo(t testing.TB, srv *resttest.Server, claim, body string) map[string]any {
+	t.Helper()
+	res := srv.Do("POST", "/Claim/"+claim+"/$remit", []byte(body))
 	if res.Status != 200 {
 		t.Fatalf("$remit: %d %s", res.Status, res.Body)
 	}
@@ -313,19 +321,7 @@ func TestRemit_OneAnswerPerClaim(t *testing.T) {
 // claim's nets.
 func TestClaim_Secondary(t *testing.T) {
 	srv := billedVisit(t)
-	put(t, srv, `{"resourceType":"Organization","id":"medigap","name":"Medigap Plan G"}`)
-	put(t, srv, `{"resourceType":"Coverage","id":"cov2","status":"active","order":2,
-	  "beneficiary":{"reference":"Patient/p1"},"payor":[{"reference":"Organization/medigap"}],
-	  "period":{"start":"2025-01-01"}}`)
-	put(t, srv, `{"resourceType":"Coverage","id":"cov1","status":"active","order":1,
-	  "beneficiary":{"reference":"Patient/p1"},"payor":[{"reference":"Organization/medicare"}],
-	  "period":{"start":"2025-01-01"},
-	  "costToBeneficiary":[
-	    {"type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/coverage-copay-type","code":"deductible"}]},
-	     "valueMoney":{"value":100.00,"currency":"USD"}},
-	    {"type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/coverage-copay-type","code":"copaypct"}]},
-	     "valueQuantity":{"value":20}}]}`)
-	secondary := []byte(`{"resourceType":"Parameters","parameter":[{"name":"coverage","valueReference":{"reference":"Coverage/cov2"}}]}`)
+	secondary := withSecondary(t, srv)
 
 	// The primary is the Coverage of order 1.
 	if c := claimOf(t, srv, "e1", nil); c.Claim["id"] != "e1-claim-cov1" {
@@ -354,6 +350,27 @@ func TestClaim_Secondary(t *testing.T) {
 		ins[1].(map[string]any)["focal"] != true {
 		t.Errorf("secondary insurance %v", ins)
 	}
+}
+
+// withSecondary gives patient p1 a Medigap-like Coverage cov2 (order 2)
+// after cov1 (order 1, the deductible and coinsurance of the billing
+// fixtures) and returns the $claim Parameters that claim cov2.
+func withSecondary(t testing.TB, srv *resttest.Server) []byte {
+	t.Helper()
+	put(t, srv, `{"resourceType":"Organization","id":"medigap","name":"Medigap Plan G"}`)
+	put(t, srv, `{"resourceType":"Coverage","id":"cov2","status":"active","order":2,
+	  "beneficiary":{"reference":"Patient/p1"},"payor":[{"reference":"Organization/medigap"}],
+	  "period":{"start":"2025-01-01"}}`)
+	put(t, srv, `{"resourceType":"Coverage","id":"cov1","status":"active","order":1,
+	  "beneficiary":{"reference":"Patient/p1"},"payor":[{"reference":"Organization/medicare"}],
+	  "period":{"start":"2025-01-01"},
+	  "costToBeneficiary":[
+	    {"type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/coverage-copay-type","code":"deductible"}]},
+	     "valueMoney":{"value":100.00,"currency":"USD"}},
+	    {"type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/coverage-copay-type","code":"copaypct"}]},
+	     "valueQuantity":{"value":20}}]}`)
+	return []byte(`{"resourceType":"Parameters","parameter":[{"name":"coverage",
+	  "valueReference":{"reference":"Coverage/cov2"}}]}`)
 }
 
 // TestClaim_READMEWalkthrough runs the README's billing walkthrough to
