@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/url"
 	"sort"
+	"strings"
 
 	"google.golang.org/protobuf/proto"
 
@@ -45,9 +46,10 @@ type ClaimResult struct {
 // each Coverage before it has an adjudicated ClaimResponse; its lines ask
 // for what the Invoice still leaves to the patient.
 //
-// The Claim's id is "<encounter>-claim-<coverage>" (a hash when too
-// long): building again with the same inputs gives the same Claim and
-// stores nothing, and changed inputs update it, until it is submitted
+// The Claim's id is "<encounter>-claim-<coverage>", and for a revision
+// of the Invoice (billed again after $cancel) "-r2", "-r3"... after it (a
+// hash when too long): building again with the same inputs gives the
+// same Claim and stores nothing, and changed inputs update it, until it is submitted
 // and accepted (its ClaimResponse is queued or adjudicated): then it is
 // left as it is, with a note. A Claim $submit refused (outcome error) is
 // built again, to be corrected and submitted again.
@@ -221,7 +223,7 @@ func (b *Biller) loadCoverages(ctx context.Context, ci *claimInputs, covID strin
 	}
 	ci.insurer = insurer
 	for _, c := range ci.coverages[:ci.focal] {
-		prev := claimID(ci.encID, c.GetId().GetValue())
+		prev := claimID(ci.encID, ci.invoiceID, c.GetId().GetValue())
 		s, err := b.readAnswer(ctx, prev)
 		if err != nil {
 			return err
@@ -242,9 +244,18 @@ func adjudicated(cr *crpb.ClaimResponse) bool {
 	return o == cpb.ClaimProcessingCode_COMPLETE || o == cpb.ClaimProcessingCode_PARTIAL
 }
 
-// claimID is the id of the Claim of Encounter encID to Coverage covID.
-func claimID(encID, covID string) string {
-	return readableID(encID+"-claim-"+covID, 64, "claim-")
+// claimID is the id of the Claim of Invoice invoiceID, billed for
+// Encounter encID, to Coverage covID: "<encounter>-claim-<coverage>" for
+// the Encounter's first Invoice, then the revision's "-r2", "-r3"... (a
+// hash when too long). Each revision has Claims of its own: the Claim of
+// a cancelled Invoice stays cancelled at its id, with its answer, which
+// at the same id would pass for the answer to the new Invoice's Claim.
+func claimID(encID, invoiceID, covID string) string {
+	rev, ok := strings.CutPrefix(invoiceID, invoiceBaseID(encID))
+	if !ok {
+		rev = ""
+	}
+	return readableID(encID+"-claim-"+covID+rev, 64, "claim-")
 }
 
 // responseID is the id of the ClaimResponse of Claim claimID: $submit

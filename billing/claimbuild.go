@@ -34,7 +34,7 @@ import (
 //     its Invoice's.
 func (b *Biller) assembleClaim(ctx context.Context, ci *claimInputs) (*claimpb.Claim, error) {
 	cov := ci.coverages[ci.focal]
-	id := claimID(ci.encID, cov.GetId().GetValue())
+	id := claimID(ci.encID, ci.invoiceID, cov.GetId().GetValue())
 	c := &claimpb.Claim{
 		Id: &dtpb.Id{Value: id},
 		Identifier: []*dtpb.Identifier{

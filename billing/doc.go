@@ -87,8 +87,9 @@
 //
 // [Biller.BuildClaim] builds the professional Claim of a billed Encounter
 // from its Invoice and ChargeItems and the patient's Coverages, ordered
-// by Coverage.order as billing orders them: "<encounter>-claim-<coverage>"
-// (a natural key, so building again stores nothing), one item per
+// by Coverage.order as billing orders them: "<encounter>-claim-<coverage>",
+// then "-r2"... for a revision of the Invoice (a natural key, so building
+// again stores nothing), one item per
 // Invoice line with the line's sequence, its CPT or HCPCS code, Claim.item
 // modifiers (the ChargeItem keeps the [ExtModifier] extension), the CMS
 // place of service as locationCodeableConcept in [SystemPOS], at most
@@ -108,7 +109,8 @@
 // it passes them all. [Biller.Submit] is Claim/$submit: scrub, store, and
 // answer a ClaimResponse (queued, or error with the edits); a Claim is
 // known by Claim.identifier[0], so submitting it again stores nothing;
-// the Claim of a cancelled Invoice is refused, and so is one naming an
+// the Claim of a cancelled Invoice is refused (the revision billed next
+// is claimed under its own ids), and so is one naming an
 // Invoice or Encounter by fhirbill's identifiers that disagrees with
 // them (another patient's, another Coverage, an Invoice billing did not
 // make for that Encounter). A Claim these operations

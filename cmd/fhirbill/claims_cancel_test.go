@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -10,8 +11,9 @@ import (
 // submitted (409 naming the Invoice's status), and $claim says the
 // Invoice was cancelled and how to go on, rather than that the
 // Encounter was never billed. Billed again, the Encounter's new Invoice
-// (the revision e1-patient-r2) is claimed and submitted. Before, $submit
-// queued the Claim of the cancelled Invoice for the payer.
+// (the revision e1-patient-r2) is claimed, as Claim/e1-claim-cov1-r2
+// (the Claim id follows the Invoice revision), and submitted. Before,
+// $submit queued the Claim of the cancelled Invoice for the payer.
 func TestSubmit_CancelledInvoice(t *testing.T) {
 	srv := billedVisit(t)
 	claimOf(t, srv, "e1", nil)
@@ -37,7 +39,10 @@ func TestSubmit_CancelledInvoice(t *testing.T) {
 	if !bytes.Contains(mustJSON(t, c["identifier"]), []byte(`"value":"e1-patient-r2"`)) {
 		t.Errorf("the Claim built again names %v, want Invoice e1-patient-r2", c["identifier"])
 	}
-	claim = mustDo(t, srv, 200, "GET", "/Claim/e1-claim-cov1", nil).Body
+	if c["id"] != "e1-claim-cov1-r2" {
+		t.Errorf("the Claim of Invoice e1-patient-r2 is Claim/%v, want e1-claim-cov1-r2", c["id"])
+	}
+	claim = mustDo(t, srv, 200, "GET", "/Claim/e1-claim-cov1-r2", nil).Body
 	if cr := mustDo(t, srv, 200, "POST", "/Claim/$submit", claim).JSON(); cr["outcome"] != "queued" {
 		t.Errorf("$submit of the new Invoice's Claim: outcome %v, want queued", cr["outcome"])
 	}
@@ -73,5 +78,41 @@ func TestCancel_AfterRemittanceRefused(t *testing.T) {
 	}
 	if got := mustDo(t, srv, 200, "GET", "/Invoice/e1-patient", nil).Body; !bytes.Equal(got, invoice) {
 		t.Errorf("the refused $cancel changed the Invoice")
+	}
+}
+
+// TestClaim_SecondaryOfRevision: the secondary claim of a revised
+// Invoice follows the primary claim of that revision. Invoice e1-patient
+// is claimed to cov1 and cancelled, e1 billed again; Claim
+// e1-claim-cov1-r2 is remitted (the amounts of TestClaim_Secondary), and
+// the claim to cov2 is e1-claim-cov2-r2, naming the answer
+// ClaimResponse/e1-claim-cov1-r2-response for the primary. Before, the
+// primary's claim was looked for at e1-claim-cov1, the cancelled
+// Invoice's.
+func TestClaim_SecondaryOfRevision(t *testing.T) {
+	srv := billedVisit(t)
+	secondary := withSecondary(t, srv)
+	claimOf(t, srv, "e1", nil)
+	mustDo(t, srv, 200, "POST", "/Invoice/e1-patient/$cancel", nil)
+	bill(t, srv, "e1")
+	if c := claimOf(t, srv, "e1", nil).Claim; c["id"] != "e1-claim-cov1-r2" {
+		t.Fatalf("primary claim of r2: %v, want e1-claim-cov1-r2", c["id"])
+	}
+	if res := srv.Do("POST", "/Encounter/e1/$claim", secondary); res.Status != 422 {
+		t.Errorf("secondary claim of r2 before the primary's answer: %d %s, want 422", res.Status, res.Body)
+	}
+	answer := strings.Replace(adjudication("complete",
+		[6]string{"1", "98.19", "38.55", "50.00", "0.00", "9.64"},
+		[6]string{"2", "15.45", "12.36", "0.00", "0.00", "3.09"}),
+		`"Claim/e1-claim-cov1"`, `"Claim/e1-claim-cov1-r2"`, 1)
+	remitTo(t, srv, "e1-claim-cov1-r2", answer)
+
+	c := claimOf(t, srv, "e1", secondary).Claim
+	ins := asList(c["insurance"])
+	if c["id"] != "e1-claim-cov2-r2" || len(ins) != 2 ||
+		field(ins[0].(map[string]any), "claimResponse", "reference") !=
+			"ClaimResponse/e1-claim-cov1-r2-response" {
+		t.Errorf("secondary claim of r2: Claim/%v insurance %v, want e1-claim-cov2-r2 after "+
+			"ClaimResponse/e1-claim-cov1-r2-response", c["id"], ins)
 	}
 }

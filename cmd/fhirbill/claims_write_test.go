@@ -169,6 +169,8 @@ func TestClaimResponseCreate_ReservedIDs(t *testing.T) {
 			answer("e1-claim-cov1-response", "Claim/e1-claim-cov1"), "ClaimResponse"},
 		{"ClaimNotBuiltYet", "PUT", "/ClaimResponse/e9-claim-cov1-response",
 			answer("e9-claim-cov1-response", ""), "ClaimResponse"},
+		{"RevisionClaim", "PUT", "/ClaimResponse/e1-claim-cov1-r2-response",
+			answer("e1-claim-cov1-r2-response", ""), "ClaimResponse"},
 		{"Hashed", "PUT", "/ClaimResponse/" + hashed, answer(hashed, "Claim/other"), "ClaimResponse"},
 		{"ConditionalCreate", "PUT", "/ClaimResponse?_id=e1-claim-cov1-response",
 			answer("e1-claim-cov1-response", ""), "ClaimResponse"},
@@ -181,7 +183,9 @@ func TestClaimResponseCreate_ReservedIDs(t *testing.T) {
 			refused(t, srv, c.method, c.path, c.body, c.expression)
 		})
 	}
-	for _, id := range []string{"e1-claim-cov1-response", "e9-claim-cov1-response", hashed} {
+	for _, id := range []string{
+		"e1-claim-cov1-response", "e9-claim-cov1-response", "e1-claim-cov1-r2-response", hashed,
+	} {
 		mustDo(t, srv, 404, "GET", "/ClaimResponse/"+id, nil)
 	}
 
@@ -239,9 +243,10 @@ func TestSubmit_ForeignAnswerAtResponseID(t *testing.T) {
 }
 
 // TestClaimCreate_ReservedForOperations: the ids fhirbill's claim
-// operations give Claims (billing claimID's "<encounter>-claim-<coverage>"
-// and the hashed "claim-...") are not a client's to create (409 naming
-// the Claim), and the identifier system naming those Claims
+// operations give Claims (billing claimID's "<encounter>-claim-<coverage>",
+// its revisions' "-r2" on, and the hashed "claim-...") are not a
+// client's to create (409 naming the Claim), and the identifier system
+// naming those Claims
 // (https://fhirbill.dev/fhir/sid/claim) is not a client's to give (422
 // naming the identifier), on create or update. Before, a Claim PUT at
 // Claim/e1-claim-cov1 ahead of $claim was taken for the one $claim built
@@ -269,6 +274,7 @@ func TestClaimCreate_ReservedForOperations(t *testing.T) {
 		expression         string
 	}{
 		{"AtClaimID", "PUT", "/Claim/e1-claim-cov1", claim("e1-claim-cov1", mine), 409, "Claim"},
+		{"AtRevisionClaimID", "PUT", "/Claim/e1-claim-cov1-r2", claim("e1-claim-cov1-r2", mine), 409, "Claim"},
 		{"AtHashedID", "PUT", "/Claim/" + hashed, claim(hashed, mine), 409, "Claim"},
 		{"AtClaimIDInTransaction", "POST", "/", []byte(`{"resourceType":"Bundle","type":"transaction","entry":[` +
 			`{"resource":` + string(claim("e1-claim-cov1", mine)) +
@@ -283,7 +289,7 @@ func TestClaimCreate_ReservedForOperations(t *testing.T) {
 			}
 		})
 	}
-	for _, id := range []string{"e1-claim-cov1", hashed, "a1"} {
+	for _, id := range []string{"e1-claim-cov1", "e1-claim-cov1-r2", hashed, "a1"} {
 		mustDo(t, srv, 404, "GET", "/Claim/"+id, nil)
 	}
 
@@ -342,6 +348,7 @@ func TestClaimResponseCreate_RequestForms(t *testing.T) {
 		{"Identifier", "e1-claim-cov1",
 			`{"identifier":{"system":"https://fhirbill.dev/fhir/sid/claim","value":"e1-claim-cov1"}}`},
 		{"ClaimNotOnServer", "e9-claim-cov1", `{"reference":"Claim/e9-claim-cov1"}`},
+		{"RevisionNotOnServer", "e1-claim-cov1-r2", `{"reference":"Claim/e1-claim-cov1-r2"}`},
 		{"HashedNotOnServer", "claim-0123456789abcdef0123456789abcdef",
 			`{"reference":"Claim/claim-0123456789abcdef0123456789abcdef"}`},
 	} {
