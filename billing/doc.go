@@ -109,8 +109,9 @@
 // it passes them all. [Biller.Submit] is Claim/$submit: scrub, store, and
 // answer a ClaimResponse (queued, or error with the edits); a Claim is
 // known by Claim.identifier[0], so submitting it again stores nothing;
-// the Claim of a cancelled Invoice is refused (the revision billed next
-// is claimed under its own ids), and so is one naming an
+// the Claim of a cancelled Invoice is refused ($cancel cancels the
+// Invoice's Claims that have no payer's answer, in its commit, and the
+// revision billed next is claimed under its own ids), and so is one naming an
 // Invoice or Encounter by fhirbill's identifiers that disagrees with
 // them (another patient's, another Coverage, an Invoice billing did not
 // make for that Encounter). A Claim these operations

@@ -14,6 +14,7 @@ import (
 	cpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/codes_go_proto"
 	dtpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
 	accpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/account_go_proto"
+	claimpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/claim_go_proto"
 	crpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/claim_response_go_proto"
 	invpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/invoice_go_proto"
 )
@@ -36,9 +37,10 @@ var transitions = map[cpb.InvoiceStatusCode_Value][]cpb.InvoiceStatusCode_Value{
 // Invoice past draft allows: "issued" from draft ($issue), "cancelled"
 // from draft or issued ($cancel, with reason as cancelledReason when not
 // empty), "balanced" from issued. Cancelling also takes the Invoice's
-// entry out of its accumulator Account, in the same commit, so the
-// deductible it used is free again; billing the Encounter again then
-// writes a new revision of the Invoice.
+// entry out of its accumulator Account, so the deductible it used is free
+// again, and cancels its Claims that have no payer's answer, all in the
+// same commit; billing the Encounter again then writes a new revision of
+// the Invoice, which gets Claims of its own ([Biller.BuildClaim]).
 //
 // An Invoice a payer's answer was applied to ([Biller.Remit]) is not
 // cancelled: the payer's decision stands, and a correction is a new
@@ -89,8 +91,9 @@ func (b *Biller) setStatus(
 			id, codeString(cur.String()), codeString(want.String()))
 	}
 
+	var claims []Change
 	if want == cpb.InvoiceStatusCode_CANCELLED {
-		if err := b.notRemitted(ctx, id); err != nil {
+		if claims, err = b.cancelClaims(ctx, id); err != nil {
 			return nil, err
 		}
 	}
@@ -108,7 +111,7 @@ func (b *Biller) setStatus(
 	if err != nil {
 		return nil, err
 	}
-	changes := []Change{{Resource: nr, Prev: v}}
+	changes := append([]Change{{Resource: nr, Prev: v}}, claims...)
 	if want == cpb.InvoiceStatusCode_CANCELLED {
 		ch, err := b.releaseEntry(ctx, refID(inv.GetAccount(), "Account"), id)
 		if err != nil {
@@ -129,33 +132,74 @@ func (b *Biller) setStatus(
 	return r, nil
 }
 
-// notRemitted refuses, with a 409, to cancel Invoice invoiceID once a
-// payer's answer to one of its Claims (those naming it in an identifier
-// of SystemInvoiceID) is in: an adjudicated ClaimResponse where $remit
-// stores it. The payer decided on the claim and applied its deductible;
+// cancelClaims returns the changes that cancel the Claims of Invoice
+// invoiceID (those naming it in an identifier of SystemInvoiceID) with
+// it, in the same commit: each one fhirbill's claim operations stored
+// that is not cancelled or entered in error yet becomes cancelled, so the
+// payer sees no live claim for a withdrawn charge and $remit takes no
+// answer to it. Their ClaimResponses stay as they are (a queued one
+// stays queued: the Claim's status says it is withdrawn). A Claim a
+// client stored is the client's and is left alone; it takes no
+// remittance anyway.
+//
+// Once a payer's answer to one of them is in (an adjudicated
+// ClaimResponse where $remit stores it), the Invoice is not cancelled
+// (409): the payer decided on the claim and applied its deductible;
 // cancelling would take that deductible out of the accumulator and leave
 // the adjudicated Claim behind. A correction is a new claim.
-func (b *Biller) notRemitted(ctx context.Context, invoiceID string) error {
-	// TODO(#6): cancelling an Invoice whose Claim is queued does not void the Claim; $remit refuses its answer.
+func (b *Biller) cancelClaims(ctx context.Context, invoiceID string) ([]Change, error) {
 	claims, err := b.records.Search(ctx, "Claim", url.Values{
 		"identifier": {escapeToken(SystemInvoiceID) + "|" + escapeToken(invoiceID)}})
 	if err != nil {
-		return fmt.Errorf("search the claims of Invoice/%s: %w", invoiceID, err)
+		return nil, fmt.Errorf("search the claims of Invoice/%s: %w", invoiceID, err)
 	}
-	for _, c := range claims {
-		crID := responseID(c.ID())
-		s, err := b.readAnswer(ctx, c.ID())
+	var changes []Change
+	for _, r := range claims {
+		crID := responseID(r.ID())
+		s, err := b.readAnswer(ctx, r.ID())
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if s.res != nil && adjudicated(s.res.Proto().(*crpb.ClaimResponse)) {
-			return conflict("Invoice.status", "Invoice/%s shows the payer's answer to "+
+			return nil, conflict("Invoice.status", "Invoice/%s shows the payer's answer to "+
 				"Claim/%s (ClaimResponse/%s): the payer's decision stands and the Invoice "+
 				"is not cancelled; a correction is a new claim, sent under a new identifier "+
-				"naming Claim/%s in Claim.related", invoiceID, c.ID(), crID, c.ID())
+				"naming Claim/%s in Claim.related", invoiceID, r.ID(), crID, r.ID())
+		}
+		ch, err := b.cancelClaim(ctx, r.ID())
+		if err != nil {
+			return nil, err
+		}
+		if ch != nil {
+			changes = append(changes, *ch)
 		}
 	}
-	return nil
+	return changes, nil
+}
+
+// cancelClaim returns the change that cancels Claim id, read again for
+// its version; nil when a client stored it, or it is cancelled or
+// entered in error already.
+func (b *Biller) cancelClaim(ctx context.Context, id string) (*Change, error) {
+	s, err := b.readStored(ctx, "Claim", id)
+	if err != nil || s.res == nil {
+		return nil, err
+	}
+	c := proto.Clone(s.res.Proto()).(*claimpb.Claim)
+	switch c.GetStatus().GetValue() {
+	case cpb.FinancialResourceStatusCode_CANCELLED, cpb.FinancialResourceStatusCode_ENTERED_IN_ERROR:
+		return nil, nil
+	}
+	if !operationClaim(c) {
+		return nil, nil
+	}
+	c.Status = &claimpb.Claim_StatusCode{Value: cpb.FinancialResourceStatusCode_CANCELLED}
+	c.Meta = nil
+	r, err := resource.FromProto(c)
+	if err != nil {
+		return nil, err
+	}
+	return &Change{Resource: r, Prev: s.version}, nil
 }
 
 // releaseEntry takes Invoice invoiceID's entry out of accumulator Account

@@ -121,7 +121,12 @@ func registerBilling(api *rest.Server, b *billing.Biller) {
 		}
 	}
 	// $issue updates the Invoice (no Writes: update of the type invoked
-	// on); $cancel also gives the deductible back to the Account.
+	// on); $cancel also gives the deductible back to the Account, and
+	// cancels the Invoice's Claims not yet adjudicated. Those follow from
+	// the Invoice by billing's rules, as $remit's Invoice follows from the
+	// payer's answer: no Claim scope is asked of the caller, and the
+	// Claims it cannot see are still found, so that no adjudicated one
+	// escapes the refusal to cancel a remitted Invoice.
 	api.RegisterOperation(status("issue", opIssue, "issued", nil, nil))
 	api.RegisterOperation(status("cancel", opCancel, "cancelled", []string{"reason"}, []string{"Invoice", "Account"}))
 

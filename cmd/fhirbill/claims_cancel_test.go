@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -78,6 +79,95 @@ func TestCancel_AfterRemittanceRefused(t *testing.T) {
 	}
 	if got := mustDo(t, srv, 200, "GET", "/Invoice/e1-patient", nil).Body; !bytes.Equal(got, invoice) {
 		t.Errorf("the refused $cancel changed the Invoice")
+	}
+}
+
+// TestCancel_QueuedClaimThenClaimRevision: an Invoice issued, claimed and
+// submitted (ClaimResponse queued, not adjudicated) is cancelled; its
+// Claim is cancelled with it, in a second version, and the queued
+// ClaimResponse stays as it was. Billed again, the Encounter's Invoice
+// e1-patient-r2 gets its own Claim, e1-claim-cov1-r2, built fresh before
+// and after its $issue, which is submitted (queued at
+// e1-claim-cov1-r2-response) and remitted with testdata/billing's
+// remittance, its request pointed at the new Claim: Invoice r2 follows
+// the payer as e1-patient did in TestClaim_READMEWalkthrough (the visit
+// billed again spends the deductible the cancel gave back, so the same
+// estimate of totalNet 102.73 becomes 62.73). The cancelled Claim takes
+// no remittance. Before, the Claim of the cancelled Invoice stayed
+// active, and $claim for r2 answered that Claim "submitted and
+// accepted ... left as submitted", naming the cancelled Invoice, with
+// no way left to claim r2.
+func TestCancel_QueuedClaimThenClaimRevision(t *testing.T) {
+	srv := billedVisit(t)
+	mustDo(t, srv, 200, "POST", "/Invoice/e1-patient/$issue", nil)
+	claimOf(t, srv, "e1", nil)
+	claim := mustDo(t, srv, 200, "GET", "/Claim/e1-claim-cov1", nil).Body
+	if cr := mustDo(t, srv, 200, "POST", "/Claim/$submit", claim).JSON(); cr["outcome"] != "queued" {
+		t.Fatalf("$submit: outcome %v, want queued", cr["outcome"])
+	}
+	mustDo(t, srv, 200, "POST", "/Invoice/e1-patient/$cancel", nil)
+
+	old := mustDo(t, srv, 200, "GET", "/Claim/e1-claim-cov1", nil).JSON()
+	if old["status"] != "cancelled" || field(old, "meta", "versionId") != "2" {
+		t.Errorf("Claim of the cancelled Invoice: status %v version %v, want cancelled 2",
+			old["status"], field(old, "meta", "versionId"))
+	}
+	var statuses []string
+	history := mustDo(t, srv, 200, "GET", "/Claim/e1-claim-cov1/_history", nil).JSON()
+	for _, e := range asList(history["entry"]) {
+		statuses = append(statuses, fmt.Sprint(field(e.(map[string]any), "resource", "status")))
+	}
+	if strings.Join(statuses, " ") != "cancelled active" {
+		t.Errorf("history of Claim/e1-claim-cov1: %v, want [cancelled active]", statuses)
+	}
+	cr := mustDo(t, srv, 200, "GET", "/ClaimResponse/e1-claim-cov1-response", nil).JSON()
+	if cr["outcome"] != "queued" || field(cr, "meta", "versionId") != "1" {
+		t.Errorf("ClaimResponse of the cancelled Claim: outcome %v version %v, want queued 1 (as it was)",
+			cr["outcome"], field(cr, "meta", "versionId"))
+	}
+
+	if inv := bill(t, srv, "e1").Invoice; inv["id"] != "e1-patient-r2" {
+		t.Fatalf("$bill after $cancel: Invoice/%v, want e1-patient-r2", inv["id"])
+	}
+	for _, step := range []string{"draft", "issued"} {
+		if step == "issued" {
+			mustDo(t, srv, 200, "POST", "/Invoice/e1-patient-r2/$issue", nil)
+		}
+		c := claimOf(t, srv, "e1", nil)
+		if c.Claim["id"] != "e1-claim-cov1-r2" || c.Claim["status"] != "active" ||
+			!bytes.Contains(mustJSON(t, c.Claim["identifier"]), []byte(`"value":"e1-patient-r2"`)) {
+			t.Errorf("$claim of the %s Invoice r2: Claim/%v %v naming %v, want e1-claim-cov1-r2 active naming "+
+				"e1-patient-r2", step, c.Claim["id"], c.Claim["status"], c.Claim["identifier"])
+		}
+		if out := mustJSON(t, c.Outcome); bytes.Contains(out, []byte("left as submitted")) {
+			t.Errorf("$claim of the %s Invoice r2: %s, want no Claim left as submitted", step, out)
+		}
+	}
+
+	claim = mustDo(t, srv, 200, "GET", "/Claim/e1-claim-cov1-r2", nil).Body
+	cr = mustDo(t, srv, 200, "POST", "/Claim/$submit", claim).JSON()
+	if cr["id"] != "e1-claim-cov1-r2-response" || cr["outcome"] != "queued" {
+		t.Errorf("$submit of Claim r2: ClaimResponse/%v %v, want e1-claim-cov1-r2-response queued",
+			cr["id"], cr["outcome"])
+	}
+
+	answer, err := os.ReadFile("../../testdata/billing/remittance.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := srv.Do("POST", "/Claim/e1-claim-cov1/$remit", answer); res.Status != 422 {
+		t.Errorf("$remit to the cancelled Claim: %d %s, want 422", res.Status, res.Body)
+	}
+	r2 := bytes.Replace(answer, []byte(`"Claim/e1-claim-cov1"`), []byte(`"Claim/e1-claim-cov1-r2"`), 1)
+	inv := remitTo(t, srv, "e1-claim-cov1-r2", string(r2))
+	if n := fmt.Sprint(field(inv, "totalNet", "value")); inv["id"] != "e1-patient-r2" || n != "62.73" ||
+		inv["status"] != "issued" {
+		t.Errorf("after remittance: Invoice/%v totalNet %s status %v, want e1-patient-r2 62.73 issued",
+			inv["id"], n, inv["status"])
+	}
+	cr = mustDo(t, srv, 200, "GET", "/ClaimResponse/e1-claim-cov1-r2-response", nil).JSON()
+	if cr["outcome"] != "complete" {
+		t.Errorf("ClaimResponse of Claim r2 after $remit: outcome %v, want complete", cr["outcome"])
 	}
 }
 
