@@ -108,11 +108,18 @@ func CheckClaimCreate(_ context.Context, r *resource.Resource) error {
 // ownIdentifier refuses, with 422, a client's Claim carrying an
 // identifier of SystemClaimID, which only fhirbill's operations give.
 func ownIdentifier(c *claimpb.Claim) error {
-	for i, id := range c.GetIdentifier() {
-		if id.GetSystem().GetValue() == SystemClaimID {
-			return unprocessable(fmt.Sprintf("Claim.identifier[%d]", i), "identifiers of system %s "+
-				"name the Claims fhirbill's claim operations build, and only they give them; "+
-				"give the Claim an identifier of your own system", SystemClaimID)
+	return reservedIdentifier("Claim", c.GetIdentifier(), SystemClaimID, "the Claims fhirbill's claim operations build")
+}
+
+// reservedIdentifier refuses, with 422 naming the element, a client's
+// resource of type typ whose identifiers use system, which fhirbill
+// gives only to what names: the mark by which it knows its own records.
+func reservedIdentifier(typ string, ids []*dtpb.Identifier, system, names string) error {
+	for i, id := range ids {
+		if id.GetSystem().GetValue() == system {
+			return unprocessable(fmt.Sprintf("%s.identifier[%d]", typ, i), "identifiers of system %s "+
+				"name %s, and only fhirbill gives them; give the %s an identifier of your own system",
+				system, names, typ)
 		}
 	}
 	return nil

@@ -3,7 +3,6 @@ package billing
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -185,14 +184,7 @@ func CheckInvoiceCreate(_ context.Context, r *resource.Resource) error {
 // only billing changes, deletes never and cancels with the deductible
 // they used; a client's Invoice carrying it would be taken for one.
 func encounterIdentifier(inv *invpb.Invoice) error {
-	for i, id := range inv.GetIdentifier() {
-		if id.GetSystem().GetValue() == SystemEncounterID {
-			return unprocessable(fmt.Sprintf("Invoice.identifier[%d]", i), "identifiers of system %s "+
-				"name the Invoices billing makes, and only billing gives them; give the Invoice "+
-				"an identifier of your own system", SystemEncounterID)
-		}
-	}
-	return nil
+	return reservedIdentifier("Invoice", inv.GetIdentifier(), SystemEncounterID, "the Invoices billing makes")
 }
 
 // invoiceID reports whether id is one invoiceBaseID gives, or one of its
