@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -250,13 +251,28 @@ func adjudicated(cr *crpb.ClaimResponse) bool {
 // hash when too long). Each revision has Claims of its own: the Claim of
 // a cancelled Invoice stays cancelled at its id, with its answer, which
 // at the same id would pass for the answer to the new Invoice's Claim.
+//
+// The readable form is kept only when it names one Encounter, Coverage
+// and revision: ids are the EHR's, so Encounter "a-claim-b" to Coverage
+// "c" and Encounter "a" to Coverage "b-claim-c" would both read
+// "a-claim-b-claim-c", and Coverage "cov1-r2" would read as the second
+// revision's Claim to "cov1". Such a Claim's id is the hash of the three
+// parts, kept apart.
 func claimID(encID, invoiceID, covID string) string {
 	rev, ok := strings.CutPrefix(invoiceID, invoiceBaseID(encID))
 	if !ok {
 		rev = ""
 	}
-	return readableID(encID+"-claim-"+covID+rev, 64, "claim-")
+	s := encID + "-claim-" + covID + rev
+	if strings.Index(s, "-claim-") != strings.LastIndex(s, "-claim-") || revisionSuffix.MatchString(covID) {
+		return derivedID("claim-", encID, covID, rev)
+	}
+	return readableID(s, 64, "claim-")
 }
+
+// revisionSuffix is how an id that claimID writes after a Coverage's id
+// ends when the Invoice is a revision: "-r2", "-r3"...
+var revisionSuffix = regexp.MustCompile(`-r[0-9]+$`)
 
 // responseID is the id of the ClaimResponse of Claim claimID: $submit
 // stores the front end's answer there, and remittance the payer's.

@@ -98,6 +98,9 @@ func (b *Biller) submitOnce(ctx context.Context, sent *claimpb.Claim) (*resource
 	if err != nil {
 		return nil, err
 	}
+	if err := resubmission(sent, cur.res, id); err != nil {
+		return nil, err
+	}
 	crID := responseID(id)
 	curCR, err := b.readAnswer(ctx, id)
 	if err != nil {
@@ -148,6 +151,44 @@ func (b *Biller) submitOnce(ctx context.Context, sent *claimpb.Claim) (*resource
 		return nil, readError("ClaimResponse", crID, err)
 	}
 	return out, nil
+}
+
+// resubmission checks a Claim sent to $submit against the stored Claim
+// it would replace (stored nil: none), whose id is id. fhirbill's marks
+// stay fhirbill's: an identifier of [SystemClaimID] names the Claim
+// $claim built and stored at that id, so a Claim carrying one replaces
+// that Claim or is refused; a Claim $claim built keeps the identifiers
+// naming its Encounter and Invoice, so that claimLinks still holds it to
+// them (dropping them would let it name another patient, or outlive its
+// Invoice); and a Claim $cancel cancelled with its Invoice stays
+// cancelled (bill the Encounter again and claim the new Invoice). 422
+// naming the identifier, or 409 for the cancelled Claim.
+func resubmission(sent *claimpb.Claim, stored *resource.Resource, id string) error {
+	for i, ident := range sent.GetIdentifier() {
+		if ident.GetSystem().GetValue() == SystemClaimID && (stored == nil || ident.GetValue().GetValue() != id) {
+			return unprocessable(fmt.Sprintf("Claim.identifier[%d]", i), "identifiers of system %s "+
+				"name the Claims $claim builds, by their id; submit a Claim of your own under an "+
+				"identifier of your own system", SystemClaimID)
+		}
+	}
+	if stored == nil {
+		return nil
+	}
+	old := stored.Proto().(*claimpb.Claim)
+	if !operationClaim(old) {
+		return nil
+	}
+	if old.GetStatus().GetValue() == cpb.FinancialResourceStatusCode_CANCELLED {
+		return conflict("Claim.status", "Claim/%s was cancelled with its Invoice ($cancel): it is not "+
+			"submitted again; bill the Encounter again and claim the new Invoice", id)
+	}
+	for _, system := range []string{SystemEncounterID, SystemInvoiceID} {
+		if was := identifierValue(old, system); was != "" && identifierValue(sent, system) != was {
+			return unprocessable("Claim.identifier", "Claim/%s names %s by its identifier of system %s: "+
+				"a resubmission keeps it", id, was, system)
+		}
+	}
+	return nil
 }
 
 // invoiceNotCancelled refuses the Claim of a cancelled Invoice (one that

@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/fhirbill/fhirbill/billing"
 )
 
 // TestSubmit_CancelledInvoice: the Claim of a cancelled Invoice is not
@@ -204,5 +207,62 @@ func TestClaim_SecondaryOfRevision(t *testing.T) {
 			"ClaimResponse/e1-claim-cov1-r2-response" {
 		t.Errorf("secondary claim of r2: Claim/%v insurance %v, want e1-claim-cov2-r2 after "+
 			"ClaimResponse/e1-claim-cov1-r2-response", c["id"], ins)
+	}
+}
+
+// TestSubmit_KeepsFhirbillsMarks: $submit holds a Claim $claim built to
+// what made it. Before, a Claim $cancel had cancelled with its Invoice,
+// sent again as active with the identifiers naming its Encounter and
+// Invoice dropped, was queued again (200), active for a cancelled bill,
+// and could then name another patient; and a client's own Claim carrying
+// an identifier of fhirbill's claim system was stored under it. Now:
+// the cancelled Claim is a 409 naming Claim.status; a resubmission
+// dropping the Encounter's identifier is a 422 naming Claim.identifier;
+// a Claim with a sid/claim identifier naming no Claim $claim built is a
+// 422 naming it. None stores anything.
+func TestSubmit_KeepsFhirbillsMarks(t *testing.T) {
+	srv := billedVisit(t)
+	claimOf(t, srv, "e1", nil)
+	built := mustDo(t, srv, 200, "GET", "/Claim/e1-claim-cov1", nil).JSON()
+	mustDo(t, srv, 200, "POST", "/Claim/$submit", mustJSON(t, built))
+
+	withoutLinks := func(c map[string]any) map[string]any {
+		var ids []any
+		for _, id := range asList(c["identifier"]) {
+			if id.(map[string]any)["system"] == billing.SystemClaimID {
+				ids = append(ids, id)
+			}
+		}
+		c["identifier"] = ids
+		return c
+	}
+	res := mustDo(t, srv, 422, "POST", "/Claim/$submit", mustJSON(t, withoutLinks(maps.Clone(built))))
+	if !bytes.Contains(res.Body, []byte(`"expression":["Claim.identifier"]`)) {
+		t.Errorf("resubmission without its links: %s, want a refusal naming Claim.identifier", res.Body)
+	}
+
+	minted := maps.Clone(built)
+	minted["identifier"] = []any{map[string]any{"system": billing.SystemClaimID, "value": "zz1"}}
+	res = mustDo(t, srv, 422, "POST", "/Claim/$submit", mustJSON(t, minted))
+	if !bytes.Contains(res.Body, []byte(`"expression":["Claim.identifier[0]"]`)) {
+		t.Errorf("a minted sid/claim identifier: %s, want a refusal naming Claim.identifier[0]", res.Body)
+	}
+
+	mustDo(t, srv, 200, "POST", "/Invoice/e1-patient/$cancel", nil)
+	cancelled := mustDo(t, srv, 200, "GET", "/Claim/e1-claim-cov1", nil).JSON()
+	revived := withoutLinks(maps.Clone(cancelled))
+	revived["status"] = "active"
+	res = mustDo(t, srv, 409, "POST", "/Claim/$submit", mustJSON(t, revived))
+	if !bytes.Contains(res.Body, []byte(`"expression":["Claim.status"]`)) {
+		t.Errorf("resubmission of the cancelled Claim: %s, want a refusal naming Claim.status", res.Body)
+	}
+	if c := mustDo(t, srv, 200, "GET", "/Claim/e1-claim-cov1", nil).JSON(); c["status"] != "cancelled" ||
+		field(c, "meta", "versionId") != field(cancelled, "meta", "versionId") {
+		t.Errorf("Claim/e1-claim-cov1 after the refusals: %v version %v, want cancelled version %v",
+			c["status"], field(c, "meta", "versionId"), field(cancelled, "meta", "versionId"))
+	}
+	res = mustDo(t, srv, 200, "GET", "/Claim?identifier=zz1&_summary=count", nil)
+	if !bytes.Contains(res.Body, []byte(`"total":0`)) {
+		t.Errorf("a Claim was stored under the minted identifier: %s", res.Body)
 	}
 }
