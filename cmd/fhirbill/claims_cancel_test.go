@@ -60,13 +60,7 @@ func TestSubmit_CancelledInvoice(t *testing.T) {
 // applied) out of the accumulator Account, and left the Claim active with
 // its ClaimResponse complete.
 func TestCancel_AfterRemittanceRefused(t *testing.T) {
-	srv := billedVisit(t)
-	claimOf(t, srv, "e1", nil)
-	mustDo(t, srv, 200, "POST", "/Claim/$submit", mustDo(t, srv, 200, "GET", "/Claim/e1-claim-cov1", nil).Body)
-	answer, err := os.ReadFile("../../testdata/billing/remittance.json")
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, answer := submittedVisit(t)
 	remit(t, srv, string(answer))
 	account := mustDo(t, srv, 200, "GET", "/Account/accum-cov1-20250101", nil).Body
 	invoice := mustDo(t, srv, 200, "GET", "/Invoice/e1-patient", nil).Body

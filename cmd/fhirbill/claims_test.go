@@ -66,6 +66,21 @@ func billedVisit(t testing.TB) *resttest.Server {
 	return srv
 }
 
+// submittedVisit is billedVisit with the visit's Claim built and
+// submitted (its answer queued), and the payer's answer to it,
+// testdata/billing/remittance.json, ready for $remit.
+func submittedVisit(t testing.TB) (*resttest.Server, []byte) {
+	t.Helper()
+	srv := billedVisit(t)
+	claimOf(t, srv, "e1", nil)
+	mustDo(t, srv, 200, "POST", "/Claim/$submit", mustDo(t, srv, 200, "GET", "/Claim/e1-claim-cov1", nil).Body)
+	answer, err := os.ReadFile("../../testdata/billing/remittance.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, answer
+}
+
 // codes lists the code of each CodeableConcept's first coding.
 func codes(ccs any) []string {
 	var out []string

@@ -325,13 +325,7 @@ func TestClaimCreate_ReservedForOperations(t *testing.T) {
 // not on the server was stored while an existing one was refused, which
 // told a caller that could not read the Claim that it existed.
 func TestClaimResponseCreate_RequestForms(t *testing.T) {
-	srv := billedVisit(t)
-	claimOf(t, srv, "e1", nil)
-	mustDo(t, srv, 200, "POST", "/Claim/$submit", mustDo(t, srv, 200, "GET", "/Claim/e1-claim-cov1", nil).Body)
-	answer, err := os.ReadFile("../../testdata/billing/remittance.json")
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, answer := submittedVisit(t)
 	request := func(r string) []byte {
 		return bytes.Replace(answer, []byte(`{
   "reference": "Claim/e1-claim-cov1"

@@ -283,13 +283,7 @@ func TestRemit_BalancedOnce(t *testing.T) {
 // answer was applied (200): the ClaimResponse adjudicated line 1 only
 // while Invoice line 2 kept the superseded answer's amounts.
 func TestRemit_OneAnswerPerClaim(t *testing.T) {
-	srv := billedVisit(t)
-	claimOf(t, srv, "e1", nil)
-	mustDo(t, srv, 200, "POST", "/Claim/$submit", mustDo(t, srv, 200, "GET", "/Claim/e1-claim-cov1", nil).Body)
-	answer, err := os.ReadFile("../../testdata/billing/remittance.json")
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, answer := submittedVisit(t)
 	remit(t, srv, string(answer))
 	invoice := mustDo(t, srv, 200, "GET", "/Invoice/e1-patient", nil).Body
 	cr := mustDo(t, srv, 200, "GET", "/ClaimResponse/e1-claim-cov1-response", nil).Body
