@@ -592,36 +592,14 @@ func TestBill_Operations(t *testing.T) {
 // it stores two ChargeItems, an Invoice and the accumulator Account.
 func BenchmarkBill(b *testing.B) {
 	b.Run("Unchanged", func(b *testing.B) {
-		srv := billingServer(b)
-		for _, r := range billingFixtures {
-			put(b, srv, r)
-		}
-		for _, r := range officeVisit("e1", "2025-03-10", true) {
-			put(b, srv, r)
-		}
-		bill(b, srv, "e1")
+		srv := billedVisit(b)
 		b.ReportAllocs()
 		for b.Loop() {
 			bill(b, srv, "e1")
 		}
 	})
 	b.Run("New", func(b *testing.B) {
-		srv := billingServer(b)
-		for _, r := range billingFixtures {
-			put(b, srv, r)
-		}
-		b.ReportAllocs()
-		n := 0
-		for b.Loop() {
-			b.StopTimer()
-			n++
-			id := fmt.Sprintf("b%d", n)
-			for _, r := range officeVisit(id, "2025-03-10", true) {
-				put(b, srv, r)
-			}
-			b.StartTimer()
-			bill(b, srv, id)
-		}
+		benchFreshVisits(b, nil, func(srv *resttest.Server, id string) { bill(b, srv, id) })
 	})
 }
 
